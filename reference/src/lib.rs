@@ -1,0 +1,6 @@
+//! The reference registry behind `drydock serve`.
+//!
+//! Follows the classic distribution design: storage drivers, a
+//! content-addressable blob store reached only through per-repository links,
+//! uploads spooled to storage with HMAC-signed state, manifests through
+//! revision and tag stores. Runs unchanged on tokio and inside turmoil.

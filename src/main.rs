@@ -1,0 +1,44 @@
+//! `drydock`: the one command-line entry point to all three faces of the
+//! toolkit. Each subcommand lives in `cmd/`; this file only parses arguments
+//! and maps outcomes to exit codes.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "drydock", version, about = "Toolkit for the OCI Distribution protocol")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the reference registry.
+    Serve(cmd::serve::Args),
+    /// Verify a registry against the OCI Distribution Spec.
+    Check(cmd::NotYet),
+    /// Run deterministic simulations of registry races.
+    Sim(cmd::NotYet),
+    /// Print the digest (or tarsum) of files.
+    Digest(cmd::digest::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Check(_) => return cmd::not_yet("check"),
+        Command::Sim(_) => return cmd::not_yet("sim"),
+        Command::Digest(args) => cmd::digest::run(args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("drydock: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
