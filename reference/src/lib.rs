@@ -3,4 +3,7 @@
 //! Follows the classic distribution design: storage drivers, a
 //! content-addressable blob store reached only through per-repository links,
 //! uploads spooled to storage with HMAC-signed state, manifests through
-//! revision and tag stores. Runs unchanged on tokio and inside turmoil.
+//! revision and tag stores. Runs unchanged on tokio and inside turmoil: the
+//! caller hands it connections, a clock and a random source.
+
+pub mod storage;

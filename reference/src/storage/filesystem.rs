@@ -1,0 +1,177 @@
+//! A driver over a local directory, laid out exactly as distribution's
+//! `filesystem` driver lays out `rootdirectory`, so either registry can serve
+//! the other's data.
+//!
+//! Atomic replacement: write a temporary file beside the target, fsync it,
+//! rename it over the target, fsync the directory. A crash at any moment
+//! leaves the old object or the new one. Not used by the simulator (which
+//! injects its own storage), so tokio's blocking-pool file I/O is fine here.
+
+use super::{FileInfo, Result, StorageDriver, StorageError, check_path};
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::io::SeekFrom;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+/// Prefix of temporary files; never a valid registry path component.
+const TEMP_PREFIX: &str = ".tmp-";
+
+pub struct FilesystemDriver {
+    root: PathBuf,
+    temp_counter: AtomicU64,
+}
+
+impl FilesystemDriver {
+    pub fn new(root: impl Into<PathBuf>) -> FilesystemDriver {
+        FilesystemDriver { root: root.into(), temp_counter: AtomicU64::new(0) }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn full(&self, path: &str) -> Result<PathBuf> {
+        check_path(path)?;
+        Ok(self.root.join(&path[1..]))
+    }
+}
+
+fn io_err(path: &str) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
+    move |source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            StorageError::NotFound(path.to_owned())
+        } else {
+            StorageError::Io { path: path.to_owned(), source }
+        }
+    }
+}
+
+async fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    tokio::fs::File::open(dir).await?.sync_all().await
+}
+
+async fn create_parent(file: &Path) -> std::io::Result<()> {
+    match file.parent() {
+        Some(parent) => tokio::fs::create_dir_all(parent).await,
+        None => Ok(()),
+    }
+}
+
+#[async_trait]
+impl StorageDriver for FilesystemDriver {
+    fn name(&self) -> &'static str {
+        "filesystem"
+    }
+
+    async fn get_content(&self, path: &str) -> Result<Bytes> {
+        let full = self.full(path)?;
+        tokio::fs::read(&full).await.map(Bytes::from).map_err(io_err(path))
+    }
+
+    async fn put_content(&self, path: &str, content: Bytes) -> Result<()> {
+        let full = self.full(path)?;
+        let parent = full.parent().expect("checked paths have a parent").to_owned();
+        let n = self.temp_counter.fetch_add(1, Ordering::Relaxed);
+        let file_name = full.file_name().expect("checked paths have a name").to_string_lossy();
+        let temp = parent.join(format!("{TEMP_PREFIX}{}-{n}-{file_name}", std::process::id()));
+        let result = async {
+            tokio::fs::create_dir_all(&parent).await?;
+            let mut f = tokio::fs::File::create(&temp).await?;
+            f.write_all(&content).await?;
+            f.sync_all().await?;
+            drop(f);
+            tokio::fs::rename(&temp, &full).await?;
+            sync_dir(&parent).await
+        }
+        .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&temp).await;
+        }
+        result.map_err(io_err(path))
+    }
+
+    async fn read_at(&self, path: &str, offset: u64, max: usize) -> Result<Bytes> {
+        let full = self.full(path)?;
+        let mut f = tokio::fs::File::open(&full).await.map_err(io_err(path))?;
+        f.seek(SeekFrom::Start(offset)).await.map_err(io_err(path))?;
+        let mut buf = Vec::with_capacity(max.min(4 << 20));
+        f.take(max as u64).read_to_end(&mut buf).await.map_err(io_err(path))?;
+        Ok(Bytes::from(buf))
+    }
+
+    async fn append(&self, path: &str, data: &[u8]) -> Result<u64> {
+        let full = self.full(path)?;
+        let result = async {
+            create_parent(&full).await?;
+            let mut f = tokio::fs::OpenOptions::new().create(true).append(true).open(&full).await?;
+            f.write_all(data).await?;
+            f.sync_data().await?;
+            Ok(f.metadata().await?.len())
+        }
+        .await;
+        result.map_err(io_err(path))
+    }
+
+    async fn truncate(&self, path: &str, size: u64) -> Result<()> {
+        let full = self.full(path)?;
+        let result = async {
+            let f = tokio::fs::OpenOptions::new().write(true).open(&full).await?;
+            f.set_len(size).await?;
+            f.sync_all().await
+        }
+        .await;
+        result.map_err(io_err(path))
+    }
+
+    async fn stat(&self, path: &str) -> Result<FileInfo> {
+        let full = self.full(path)?;
+        let m = tokio::fs::metadata(&full).await.map_err(io_err(path))?;
+        Ok(FileInfo { size: if m.is_dir() { 0 } else { m.len() }, is_dir: m.is_dir() })
+    }
+
+    async fn list(&self, path: &str) -> Result<Vec<String>> {
+        let full = if path == "/" { self.root.clone() } else { self.full(path)? };
+        let mut dir = tokio::fs::read_dir(&full).await.map_err(io_err(path))?;
+        let mut names = Vec::new();
+        while let Some(entry) = dir.next_entry().await.map_err(io_err(path))? {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with(TEMP_PREFIX) {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let (src, dst) = (self.full(from)?, self.full(to)?);
+        tokio::fs::metadata(&src).await.map_err(io_err(from))?;
+        let result = async {
+            create_parent(&dst).await?;
+            tokio::fs::rename(&src, &dst).await?;
+            sync_dir(dst.parent().expect("checked paths have a parent")).await
+        }
+        .await;
+        result.map_err(io_err(to))
+    }
+
+    async fn delete(&self, path: &str) -> Result<()> {
+        let full = self.full(path)?;
+        let m = tokio::fs::symlink_metadata(&full).await.map_err(io_err(path))?;
+        let result =
+            if m.is_dir() { tokio::fs::remove_dir_all(&full).await } else { tokio::fs::remove_file(&full).await };
+        result.map_err(io_err(path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn passes_the_driver_suite() {
+        let dir = std::env::temp_dir().join(format!("drydock-fs-suite-{}", std::process::id()));
+        super::super::suite::run(&super::FilesystemDriver::new(&dir)).await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,141 @@
+//! A driver that keeps everything in memory: tests, the simulator, and
+//! `drydock serve --storage memory`. Deterministic: a `BTreeMap` orders all
+//! listings.
+
+use super::{FileInfo, Result, StorageDriver, StorageError, check_path};
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+#[derive(Default)]
+pub struct InMemoryDriver {
+    objects: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+impl InMemoryDriver {
+    pub fn new() -> InMemoryDriver {
+        InMemoryDriver::default()
+    }
+
+    fn objects(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
+        // A panic while holding the lock cannot leave a map half-updated: every
+        // critical section below is a single map operation.
+        self.objects.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn dir_prefix(path: &str) -> String {
+    format!("{}/", path.trim_end_matches('/'))
+}
+
+#[async_trait]
+impl StorageDriver for InMemoryDriver {
+    fn name(&self) -> &'static str {
+        "inmemory"
+    }
+
+    async fn get_content(&self, path: &str) -> Result<Bytes> {
+        check_path(path)?;
+        self.objects().get(path).map(|v| Bytes::copy_from_slice(v)).ok_or_else(|| StorageError::NotFound(path.into()))
+    }
+
+    async fn put_content(&self, path: &str, content: Bytes) -> Result<()> {
+        check_path(path)?;
+        self.objects().insert(path.to_owned(), content.to_vec());
+        Ok(())
+    }
+
+    async fn read_at(&self, path: &str, offset: u64, max: usize) -> Result<Bytes> {
+        check_path(path)?;
+        let objects = self.objects();
+        let v = objects.get(path).ok_or_else(|| StorageError::NotFound(path.into()))?;
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(v.len());
+        let end = start.saturating_add(max).min(v.len());
+        Ok(Bytes::copy_from_slice(&v[start..end]))
+    }
+
+    async fn append(&self, path: &str, data: &[u8]) -> Result<u64> {
+        check_path(path)?;
+        let mut objects = self.objects();
+        let v = objects.entry(path.to_owned()).or_default();
+        v.extend_from_slice(data);
+        Ok(v.len() as u64)
+    }
+
+    async fn truncate(&self, path: &str, size: u64) -> Result<()> {
+        check_path(path)?;
+        let mut objects = self.objects();
+        let v = objects.get_mut(path).ok_or_else(|| StorageError::NotFound(path.into()))?;
+        v.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+        Ok(())
+    }
+
+    async fn stat(&self, path: &str) -> Result<FileInfo> {
+        check_path(path)?;
+        let objects = self.objects();
+        if let Some(v) = objects.get(path) {
+            return Ok(FileInfo { size: v.len() as u64, is_dir: false });
+        }
+        let prefix = dir_prefix(path);
+        if objects.range(prefix.clone()..).next().is_some_and(|(k, _)| k.starts_with(&prefix)) {
+            return Ok(FileInfo { size: 0, is_dir: true });
+        }
+        Err(StorageError::NotFound(path.into()))
+    }
+
+    async fn list(&self, path: &str) -> Result<Vec<String>> {
+        if path != "/" {
+            check_path(path)?;
+        }
+        let prefix = if path == "/" { "/".to_owned() } else { dir_prefix(path) };
+        let objects = self.objects();
+        let mut names: Vec<String> = objects
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter_map(|(k, _)| k[prefix.len()..].split('/').next().map(str::to_owned))
+            .collect();
+        names.dedup();
+        if names.is_empty() {
+            return Err(StorageError::NotFound(path.into()));
+        }
+        Ok(names)
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        check_path(from)?;
+        check_path(to)?;
+        let mut objects = self.objects();
+        let v = objects.remove(from).ok_or_else(|| StorageError::NotFound(from.into()))?;
+        objects.insert(to.to_owned(), v);
+        Ok(())
+    }
+
+    async fn delete(&self, path: &str) -> Result<()> {
+        check_path(path)?;
+        let mut objects = self.objects();
+        let prefix = dir_prefix(path);
+        let doomed: Vec<String> = objects
+            .range(path.to_owned()..)
+            .map(|(k, _)| k)
+            .take_while(|k| k.starts_with(path))
+            .filter(|k| *k == path || k.starts_with(&prefix))
+            .cloned()
+            .collect();
+        if doomed.is_empty() {
+            return Err(StorageError::NotFound(path.into()));
+        }
+        for k in doomed {
+            objects.remove(&k);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn passes_the_driver_suite() {
+        super::super::suite::run(&super::InMemoryDriver::new()).await;
+    }
+}

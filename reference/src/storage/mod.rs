@@ -1,0 +1,95 @@
+//! Storage drivers: the only place registry data touches a backend.
+//!
+//! A driver stores opaque objects under `/`-separated paths. The registry
+//! never assumes more than this trait promises; every driver must pass the
+//! shared suite in [`suite`].
+//!
+//! Guarantees every driver gives:
+//! - `put_content` is atomic: a reader (or a crash) sees the old object or
+//!   the new one, never a torn one; on success the object is durable.
+//! - `append` adds bytes to the end of an object (creating it) and returns
+//!   its new size; on success the bytes are durable.
+//! - `rename` replaces the destination atomically.
+//! - `delete` removes an object or a whole subtree; deleting nothing is
+//!   `NotFound`.
+
+mod filesystem;
+mod inmemory;
+pub mod suite;
+
+pub use filesystem::FilesystemDriver;
+pub use inmemory::InMemoryDriver;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("path not found: {0}")]
+    NotFound(String),
+    #[error("invalid storage path {0:?}")]
+    InvalidPath(String),
+    #[error("storage I/O on {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl StorageError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, StorageError::NotFound(_))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// What `stat` reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileInfo {
+    pub size: u64,
+    pub is_dir: bool,
+}
+
+/// A storage backend.
+#[async_trait]
+pub trait StorageDriver: Send + Sync + 'static {
+    /// A short name for logs (`filesystem`, `inmemory`).
+    fn name(&self) -> &'static str;
+
+    /// The whole object. Only for small objects (links, states, manifests).
+    async fn get_content(&self, path: &str) -> Result<Bytes>;
+
+    /// Replaces the object atomically and durably.
+    async fn put_content(&self, path: &str, content: Bytes) -> Result<()>;
+
+    /// Up to `max` bytes starting at `offset`; empty at or past the end.
+    async fn read_at(&self, path: &str, offset: u64, max: usize) -> Result<Bytes>;
+
+    /// Appends to the object (creating it), durably; returns the new size.
+    async fn append(&self, path: &str, data: &[u8]) -> Result<u64>;
+
+    /// Shortens the object to `size` bytes (undoing a torn append).
+    async fn truncate(&self, path: &str, size: u64) -> Result<()>;
+
+    async fn stat(&self, path: &str) -> Result<FileInfo>;
+
+    /// Names (not full paths) of the direct children of a directory, sorted.
+    async fn list(&self, path: &str) -> Result<Vec<String>>;
+
+    /// Moves an object, replacing the destination atomically.
+    async fn rename(&self, from: &str, to: &str) -> Result<()>;
+
+    /// Removes an object or a subtree.
+    async fn delete(&self, path: &str) -> Result<()>;
+}
+
+/// Checks a driver path: absolute, no empty, `.` or `..` components.
+pub(crate) fn check_path(path: &str) -> Result<()> {
+    let ok = path.starts_with('/')
+        && path.len() > 1
+        && path[1..].split('/').all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('\0'));
+    if ok { Ok(()) } else { Err(StorageError::InvalidPath(path.to_owned())) }
+}
