@@ -6,4 +6,10 @@
 //! revision and tag stores. Runs unchanged on tokio and inside turmoil: the
 //! caller hands it connections, a clock and a random source.
 
+pub mod env;
+pub mod http;
+pub mod registry;
 pub mod storage;
+
+pub use env::{Clock, Env};
+pub use registry::Registry;

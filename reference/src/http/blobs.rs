@@ -1,0 +1,123 @@
+//! Blob reads (with ranges) and deletes.
+
+use super::response::{self, Body};
+use super::{Ctx, HandlerResult};
+use crate::registry::error::RegistryError;
+use drydock_spec::{Digest, ErrorCode};
+use futures_util::stream;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::{Frame, Incoming};
+
+/// Bytes per storage read when streaming a blob: memory per download stays
+/// at this, whatever the blob's size.
+pub const READ_CHUNK: usize = 1 << 20;
+
+pub(crate) fn parse_digest(s: &str) -> Result<Digest, RegistryError> {
+    Ok(Digest::parse(s)?)
+}
+
+/// A requested byte range, resolved against the blob size.
+enum Range {
+    Whole,
+    Part(u64, u64),
+    Unsatisfiable,
+}
+
+fn parse_range(value: &str, size: u64) -> Option<Range> {
+    let spec = value.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None; // multiple ranges: serve the whole blob
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    Some(match (a.is_empty(), b.is_empty()) {
+        (true, false) => {
+            let suffix: u64 = b.parse().ok()?;
+            if suffix == 0 || size == 0 {
+                Range::Unsatisfiable
+            } else {
+                Range::Part(size.saturating_sub(suffix), size - 1)
+            }
+        }
+        (false, _) => {
+            let start: u64 = a.parse().ok()?;
+            let end =
+                if b.is_empty() { size.saturating_sub(1) } else { b.parse::<u64>().ok()?.min(size.saturating_sub(1)) };
+            if start >= size || (!b.is_empty() && b.parse::<u64>().ok()? < start) {
+                Range::Unsatisfiable
+            } else {
+                Range::Part(start, end)
+            }
+        }
+        (true, true) => return None,
+    })
+}
+
+pub(crate) async fn get(ctx: &Ctx<'_>, digest: &str, req: &Request<Incoming>, with_body: bool) -> HandlerResult {
+    let d = parse_digest(digest)?;
+    let size = ctx.registry.layers.size(&ctx.repo, &d).await?.ok_or_else(|| RegistryError::BlobUnknown(d.clone()))?;
+    let range = req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_range(v, size))
+        .unwrap_or(Range::Whole);
+    let (status, start, end) = match range {
+        Range::Whole => (StatusCode::OK, 0, size),
+        Range::Part(a, b) => (StatusCode::PARTIAL_CONTENT, a, b + 1),
+        Range::Unsatisfiable => {
+            let mut r =
+                response::error(ErrorCode::RangeInvalid, format!("range not satisfiable for a {size}-byte blob"));
+            response::set(&mut r, "content-range", format!("bytes */{size}"));
+            return Ok(r);
+        }
+    };
+    let body = if with_body { stream_blob(ctx, d.clone(), start, end) } else { response::empty() };
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    response::set(&mut r, "content-length", (end - start).to_string());
+    response::set(&mut r, "content-type", "application/octet-stream");
+    response::set(&mut r, "docker-content-digest", d.as_str());
+    response::set(&mut r, "etag", format!("\"{d}\""));
+    response::set(&mut r, "accept-ranges", "bytes");
+    if status == StatusCode::PARTIAL_CONTENT {
+        response::set(&mut r, "content-range", format!("bytes {start}-{}/{size}", end - 1));
+    }
+    Ok(r)
+}
+
+fn stream_blob(ctx: &Ctx<'_>, d: Digest, start: u64, end: u64) -> Body {
+    let blobs = ctx.registry.blobs.clone();
+    let chunks = stream::unfold(start, move |pos| {
+        let (blobs, d) = (blobs.clone(), d.clone());
+        async move {
+            if pos >= end {
+                return None;
+            }
+            let want = usize::try_from(end - pos).unwrap_or(usize::MAX).min(READ_CHUNK);
+            match blobs.read_at(&d, pos, want).await {
+                Ok(chunk) if chunk.is_empty() => {
+                    Some((Err(std::io::Error::other(format!("blob {d} ended early at {pos}"))), end))
+                }
+                Ok(chunk) => {
+                    let next = pos + chunk.len() as u64;
+                    Some((Ok(Frame::data(chunk)), next))
+                }
+                Err(e) => Some((Err(std::io::Error::other(e)), end)),
+            }
+        }
+    });
+    StreamBody::new(chunks).boxed_unsync()
+}
+
+pub(crate) async fn delete(ctx: &Ctx<'_>, digest: &str) -> HandlerResult {
+    if !ctx.registry.delete_enabled {
+        return Ok(response::error(ErrorCode::Unsupported, "deletes are disabled on this registry"));
+    }
+    let d = parse_digest(digest)?;
+    if ctx.registry.layers.size(&ctx.repo, &d).await?.is_none() || !ctx.registry.layers.unlink(&ctx.repo, &d).await? {
+        return Err(RegistryError::BlobUnknown(d));
+    }
+    Ok(response::status(StatusCode::ACCEPTED))
+}

@@ -1,0 +1,114 @@
+//! Manifest reads, writes and deletes, by tag or digest.
+
+use super::response;
+use super::{Ctx, HandlerResult};
+use crate::registry::error::RegistryError;
+use bytes::Bytes;
+use drydock_spec::manifest::MANIFEST_MAX_BYTES;
+use drydock_spec::name::ReferenceError;
+use drydock_spec::{Digest, ErrorCode, Manifest, Reference};
+use http::{Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+
+fn parse_reference(s: &str) -> Result<Reference, RegistryError> {
+    Reference::parse(s).map_err(|e| match e {
+        ReferenceError::Tag(e) => e.into(),
+        ReferenceError::Digest(e) => e.into(),
+    })
+}
+
+async fn resolve(ctx: &Ctx<'_>, reference: &Reference) -> Result<Digest, RegistryError> {
+    match reference {
+        Reference::Digest(d) => Ok(d.clone()),
+        Reference::Tag(t) => ctx.registry.manifests.resolve_tag(&ctx.repo, t).await,
+    }
+}
+
+/// Whether an `If-None-Match` value names this digest (quoted or not, or `*`).
+fn none_match(req: &Request<Incoming>, d: &Digest) -> bool {
+    req.headers().get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |tag| {
+            let tag = tag.trim().trim_start_matches("W/").trim_matches('"');
+            tag == "*" || tag == d.as_str()
+        },
+    )
+}
+
+pub(crate) async fn get(ctx: &Ctx<'_>, reference: &str, req: &Request<Incoming>, with_body: bool) -> HandlerResult {
+    let reference = parse_reference(reference)?;
+    let d = resolve(ctx, &reference).await?;
+    let m = ctx.registry.manifests.get(&ctx.repo, &d).await?;
+    let mut r = if none_match(req, &m.digest) {
+        let mut r = response::status(StatusCode::NOT_MODIFIED);
+        r.headers_mut().remove(header::CONTENT_LENGTH);
+        r
+    } else {
+        let len = m.body.len();
+        let mut r = Response::new(if with_body { response::full(m.body) } else { response::empty() });
+        response::set(&mut r, "content-length", len.to_string());
+        r
+    };
+    response::set(&mut r, "content-type", &m.media_type);
+    response::set(&mut r, "docker-content-digest", m.digest.as_str());
+    response::set(&mut r, "etag", format!("\"{}\"", m.digest));
+    Ok(r)
+}
+
+pub(crate) async fn put(ctx: &Ctx<'_>, reference: &str, req: Request<Incoming>) -> HandlerResult {
+    let reference = parse_reference(reference)?;
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let if_match = match req.headers().get(header::IF_MATCH).map(|v| v.to_str().map(|s| s.trim().trim_matches('"'))) {
+        None => None,
+        Some(Ok(s)) => match Digest::parse(s) {
+            Ok(d) => Some(d),
+            Err(e) => return Ok(response::error(ErrorCode::DigestInvalid, format!("If-Match: {e}"))),
+        },
+        Some(Err(_)) => return Ok(response::error(ErrorCode::DigestInvalid, "If-Match is not text")),
+    };
+    let body: Bytes = match Limited::new(req.into_body(), MANIFEST_MAX_BYTES).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Ok(response::error_with_status(
+                ErrorCode::ManifestInvalid,
+                413,
+                format!("manifest exceeds the {MANIFEST_MAX_BYTES}-byte limit"),
+            ));
+        }
+        Err(e) => return Err(RegistryError::Body(std::io::Error::other(e))),
+    };
+    let manifest = Manifest::parse(body.to_vec(), content_type.as_deref())
+        .map_err(|e| RegistryError::ManifestInvalid(e.to_string()))?;
+    let subject = manifest.subject.as_ref().map(|s| s.digest.clone());
+    let (digest_in_url, tag) = match &reference {
+        Reference::Digest(d) => (Some(d), None),
+        Reference::Tag(t) => (None, Some((t, if_match.as_ref()))),
+    };
+    let d = ctx.registry.manifests.put(&ctx.repo, manifest, digest_in_url, tag).await?;
+    let mut r = response::status(StatusCode::CREATED);
+    response::set(&mut r, "location", format!("/v2/{}/manifests/{d}", ctx.repo));
+    response::set(&mut r, "docker-content-digest", d.as_str());
+    if let Some(s) = subject {
+        response::set(&mut r, "oci-subject", s.as_str());
+    }
+    Ok(r)
+}
+
+pub(crate) async fn delete(ctx: &Ctx<'_>, reference: &str) -> HandlerResult {
+    if !ctx.registry.delete_enabled {
+        return Ok(response::error(ErrorCode::Unsupported, "deletes are disabled on this registry"));
+    }
+    match parse_reference(reference)? {
+        Reference::Digest(d) => {
+            ctx.registry.manifests.delete(&ctx.repo, &d).await?;
+            Ok(response::status(StatusCode::ACCEPTED))
+        }
+        Reference::Tag(t) => {
+            if ctx.registry.tags().delete(&ctx.repo, &t).await? {
+                Ok(response::status(StatusCode::ACCEPTED))
+            } else {
+                Err(RegistryError::ManifestUnknown(t.to_string()))
+            }
+        }
+    }
+}

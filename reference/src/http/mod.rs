@@ -1,0 +1,156 @@
+//! The HTTP face of the registry: a hyper service over any byte stream.
+//!
+//! `serve_connection` takes a connection the caller accepted (a TCP socket,
+//! a TLS stream, a turmoil socket), so the same code runs under tokio and in
+//! the simulator. Handlers are grouped by resource: `blobs`, `uploads`,
+//! `manifests`, `listing`.
+
+mod blobs;
+mod listing;
+mod manifests;
+pub mod response;
+pub mod route;
+mod uploads;
+
+use crate::registry::Registry;
+use crate::registry::error::RegistryError;
+use bytes::Bytes;
+use drydock_spec::ErrorCode;
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use response::Body;
+use route::Route;
+use std::collections::HashMap;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+pub const API_VERSION_HEADER: &str = "docker-distribution-api-version";
+pub const API_VERSION: &str = "registry/2.0";
+
+/// Serves HTTP/1.1 on one connection until the peer closes it. When
+/// `shutdown` completes, the request in flight (if any) finishes and the
+/// connection then closes.
+pub async fn serve_connection<IO, F>(registry: Registry, io: IO, shutdown: F) -> Result<(), hyper::Error>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    F: std::future::Future<Output = ()>,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let registry = registry.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(&registry, req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    tokio::pin!(shutdown);
+    tokio::select! {
+        result = conn.as_mut() => return result,
+        () = &mut shutdown => conn.as_mut().graceful_shutdown(),
+    }
+    conn.await
+}
+
+/// One request, start to finish, with its log line.
+pub async fn handle(registry: &Registry, req: Request<Incoming>) -> Response<Body> {
+    let started = tokio::time::Instant::now();
+    let id = registry.env.new_uuid();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let mut resp = dispatch(registry, req).await;
+    response::set(&mut resp, API_VERSION_HEADER, API_VERSION);
+    response::set(&mut resp, "x-request-id", &id);
+    let bytes =
+        resp.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
+    tracing::info!(
+        request_id = %id,
+        method = %method,
+        path = %path,
+        status = resp.status().as_u16(),
+        bytes = %bytes,
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    resp
+}
+
+/// What a handler sees of a request.
+pub(crate) struct Ctx<'a> {
+    pub registry: &'a Registry,
+    pub repo: drydock_spec::RepositoryName,
+    pub query: HashMap<String, String>,
+}
+
+fn query(req: &Request<Incoming>) -> HashMap<String, String> {
+    form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect()
+}
+
+async fn dispatch(registry: &Registry, req: Request<Incoming>) -> Response<Body> {
+    let Some(route) = Route::parse(req.uri().path()) else {
+        return response::error_with_status(ErrorCode::Unsupported, 404, "no such endpoint");
+    };
+    let method = req.method().clone();
+    match route {
+        Route::Base => match method {
+            Method::GET | Method::HEAD => response::json(StatusCode::OK, &serde_json::json!({})),
+            _ => not_allowed(),
+        },
+        Route::Catalog => match method {
+            Method::GET => listing::catalog(registry, &query(&req)).await.unwrap_or_else(into_response),
+            _ => not_allowed(),
+        },
+        route => {
+            let name = route.name().expect("repository routes carry a name");
+            let repo = match route::repository(name) {
+                Ok(r) => r,
+                Err(e) => return response::error(ErrorCode::NameInvalid, e.to_string()),
+            };
+            let ctx = Ctx { registry, repo, query: query(&req) };
+            let result = match (route, method) {
+                (Route::Tags { .. }, Method::GET) => listing::tags(&ctx).await,
+                (Route::Manifest { reference, .. }, Method::GET) => manifests::get(&ctx, &reference, &req, true).await,
+                (Route::Manifest { reference, .. }, Method::HEAD) => {
+                    manifests::get(&ctx, &reference, &req, false).await
+                }
+                (Route::Manifest { reference, .. }, Method::PUT) => manifests::put(&ctx, &reference, req).await,
+                (Route::Manifest { reference, .. }, Method::DELETE) => manifests::delete(&ctx, &reference).await,
+                (Route::Blob { digest, .. }, Method::GET) => blobs::get(&ctx, &digest, &req, true).await,
+                (Route::Blob { digest, .. }, Method::HEAD) => blobs::get(&ctx, &digest, &req, false).await,
+                (Route::Blob { digest, .. }, Method::DELETE) => blobs::delete(&ctx, &digest).await,
+                (Route::UploadStart { .. }, Method::POST) => uploads::start(&ctx, req).await,
+                (Route::Upload { id, .. }, Method::GET) => uploads::status(&ctx, &id).await,
+                (Route::Upload { id, .. }, Method::PATCH) => uploads::patch(&ctx, &id, req).await,
+                (Route::Upload { id, .. }, Method::PUT) => uploads::put(&ctx, &id, req).await,
+                (Route::Upload { id, .. }, Method::DELETE) => uploads::cancel(&ctx, &id).await,
+                _ => return not_allowed(),
+            };
+            result.unwrap_or_else(into_response)
+        }
+    }
+}
+
+fn not_allowed() -> Response<Body> {
+    response::error(ErrorCode::Unsupported, "method not allowed on this endpoint")
+}
+
+/// Maps a registry failure to its protocol response.
+pub(crate) fn into_response(e: RegistryError) -> Response<Body> {
+    match (&e, e.code()) {
+        (RegistryError::PreconditionFailed { .. }, _) => {
+            response::error_with_status(ErrorCode::ManifestInvalid, 412, e.to_string())
+        }
+        (_, Some(ErrorCode::Unavailable)) => {
+            tracing::error!(error = %e, "storage failure");
+            response::error(ErrorCode::Unavailable, "storage backend failed; try again")
+        }
+        (_, Some(code)) => response::error(code, e.to_string()),
+        (_, None) => response::error(ErrorCode::Unknown, e.to_string()),
+    }
+}
+
+/// The request body as a stream of data chunks.
+pub(crate) fn body_stream(
+    req: Request<Incoming>,
+) -> impl futures_util::Stream<Item = Result<Bytes, hyper::Error>> + Unpin + Send {
+    http_body_util::BodyDataStream::new(req.into_body())
+}
+
+pub(crate) type HandlerResult = Result<Response<Body>, RegistryError>;

@@ -1,0 +1,183 @@
+//! Blob uploads: monolithic, POST+PUT, chunked and streamed PATCH, status,
+//! cancel, and cross-repository mounts.
+
+use super::blobs::parse_digest;
+use super::response::{self, Body};
+use super::{Ctx, HandlerResult, body_stream};
+use crate::registry::error::RegistryError;
+use crate::registry::upload_token::UploadState;
+use drydock_spec::{Digest, ErrorCode, RepositoryName};
+use http::{Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use std::time::UNIX_EPOCH;
+
+/// `Range` value for an upload holding `size` bytes (`0-0` when empty, as
+/// distribution answers).
+fn range_value(size: u64) -> String {
+    format!("0-{}", size.saturating_sub(1))
+}
+
+fn millis(t: std::time::SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// 202 with the session's location, size and id.
+fn in_progress(ctx: &Ctx<'_>, status: StatusCode, id: &str, size: u64, started_ms: u64) -> Response<Body> {
+    let state = UploadState { name: ctx.repo.to_string(), uuid: id.to_owned(), offset: size, started_at: started_ms };
+    let token = ctx.registry.tokens.sign(&state);
+    let mut r = response::status(status);
+    response::set(&mut r, "location", format!("/v2/{}/blobs/uploads/{id}?_state={token}", ctx.repo));
+    response::set(&mut r, "range", range_value(size));
+    response::set(&mut r, "docker-upload-uuid", id);
+    r
+}
+
+fn created(repo: &RepositoryName, d: &Digest) -> Response<Body> {
+    let mut r = response::status(StatusCode::CREATED);
+    response::set(&mut r, "location", format!("/v2/{repo}/blobs/{d}"));
+    response::set(&mut r, "docker-content-digest", d.as_str());
+    r
+}
+
+/// Checks `_state` against the URL and returns the upload's start time.
+fn verify_token(ctx: &Ctx<'_>, id: &str) -> Result<u64, RegistryError> {
+    let token =
+        ctx.query.get("_state").ok_or_else(|| RegistryError::UploadInvalid("missing upload state (_state)".into()))?;
+    let state = ctx.registry.tokens.verify(token).map_err(|e| RegistryError::UploadInvalid(e.to_string()))?;
+    if state.name != ctx.repo.as_str() || state.uuid != id {
+        return Err(RegistryError::UploadInvalid("upload state belongs to another upload".into()));
+    }
+    Ok(state.started_at)
+}
+
+pub(crate) async fn start(ctx: &Ctx<'_>, req: Request<Incoming>) -> HandlerResult {
+    if let Some(mount) = ctx.query.get("mount") {
+        let d = parse_digest(mount)?;
+        if try_mount(ctx, &d).await? {
+            return Ok(created(&ctx.repo, &d));
+        }
+        // Not mountable: fall through to a fresh session, as clients expect.
+    }
+    let registry = ctx.registry;
+    let id = registry.env.new_uuid();
+    let now = registry.env.now();
+    registry.uploads.start(&ctx.repo, &id, now).await?;
+    if let Some(digest) = ctx.query.get("digest") {
+        let d = match parse_digest(digest) {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = registry.uploads.cancel(&ctx.repo, &id).await;
+                return Err(e);
+            }
+        };
+        return commit(ctx, &id, &d, req).await;
+    }
+    Ok(in_progress(ctx, StatusCode::ACCEPTED, &id, 0, millis(now)))
+}
+
+/// Links `d` into the repository if it may be: from the named `from`
+/// repository when given (it must hold the blob), else when the content is
+/// already stored. True only if the link was really made.
+async fn try_mount(ctx: &Ctx<'_>, d: &Digest) -> Result<bool, RegistryError> {
+    let registry = ctx.registry;
+    let available = match ctx.query.get("from").map(|f| RepositoryName::parse(f)) {
+        Some(Ok(from)) => registry.layers.size(&from, d).await?.is_some(),
+        Some(Err(_)) => false,
+        None => registry.blobs.size(d).await?.is_some(),
+    };
+    if !available {
+        return Ok(false);
+    }
+    registry.layers.link(&ctx.repo, d).await?;
+    Ok(registry.layers.size(&ctx.repo, d).await?.is_some())
+}
+
+pub(crate) async fn status(ctx: &Ctx<'_>, id: &str) -> HandlerResult {
+    let started = verify_token(ctx, id)?;
+    let info = ctx.registry.uploads.status(&ctx.repo, id).await?;
+    Ok(in_progress(ctx, StatusCode::NO_CONTENT, id, info.size, started))
+}
+
+/// `Content-Range` as clients send it: `start-end` or `bytes start-end`.
+fn content_range(req: &Request<Incoming>) -> Result<Option<(u64, u64)>, ()> {
+    let Some(v) = req.headers().get(header::CONTENT_RANGE) else { return Ok(None) };
+    let s = v.to_str().map_err(|_| ())?.trim();
+    let s = s.strip_prefix("bytes").map(str::trim_start).unwrap_or(s);
+    let s = s.split('/').next().unwrap_or(s);
+    let (a, b) = s.split_once('-').ok_or(())?;
+    let (a, b): (u64, u64) = (a.trim().parse().map_err(|_| ())?, b.trim().parse().map_err(|_| ())?);
+    if b < a { Err(()) } else { Ok(Some((a, b))) }
+}
+
+pub(crate) async fn patch(ctx: &Ctx<'_>, id: &str, req: Request<Incoming>) -> HandlerResult {
+    let started = verify_token(ctx, id)?;
+    let uploads = &ctx.registry.uploads;
+    let range = match content_range(&req) {
+        Ok(r) => r,
+        Err(()) => {
+            let info = uploads.status(&ctx.repo, id).await?;
+            let mut r = response::error(ErrorCode::RangeInvalid, "malformed Content-Range");
+            response::set(&mut r, "range", range_value(info.size));
+            return Ok(r);
+        }
+    };
+    if let (Some((a, b)), Some(len)) = (range, content_length(&req))
+        && b - a + 1 != len
+    {
+        let info = uploads.status(&ctx.repo, id).await?;
+        let mut r = response::error(
+            ErrorCode::RangeInvalid,
+            format!("Content-Range {a}-{b} disagrees with Content-Length {len}"),
+        );
+        response::set(&mut r, "range", range_value(info.size));
+        return Ok(r);
+    }
+    match uploads.write(&ctx.repo, id, range.map(|(a, _)| a), body_stream(req)).await {
+        Ok(size) => Ok(in_progress(ctx, StatusCode::ACCEPTED, id, size, started)),
+        Err(RegistryError::RangeMismatch { requested, stored }) => {
+            let mut r = response::error(
+                ErrorCode::RangeInvalid,
+                format!("chunk starts at {requested} but the upload holds {stored} bytes"),
+            );
+            response::set(&mut r, "range", range_value(stored));
+            response::set(
+                &mut r,
+                "location",
+                in_progress(ctx, StatusCode::ACCEPTED, id, stored, started).headers()["location"]
+                    .to_str()
+                    .unwrap_or(""),
+            );
+            Ok(r)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn content_length(req: &Request<Incoming>) -> Option<u64> {
+    req.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+pub(crate) async fn put(ctx: &Ctx<'_>, id: &str, req: Request<Incoming>) -> HandlerResult {
+    verify_token(ctx, id)?;
+    let Some(digest) = ctx.query.get("digest") else {
+        return Ok(response::error(ErrorCode::DigestInvalid, "the digest query parameter is required"));
+    };
+    let d = parse_digest(digest)?;
+    commit(ctx, id, &d, req).await
+}
+
+/// Appends the final body, verifies, stores and links the blob.
+async fn commit(ctx: &Ctx<'_>, id: &str, d: &Digest, req: Request<Incoming>) -> HandlerResult {
+    let registry = ctx.registry;
+    let (_, data) = registry.uploads.finish(&ctx.repo, id, d, body_stream(req)).await?;
+    registry.blobs.adopt(&data, d).await?;
+    registry.layers.link(&ctx.repo, d).await?;
+    let _ = registry.uploads.cancel(&ctx.repo, id).await;
+    Ok(created(&ctx.repo, d))
+}
+
+pub(crate) async fn cancel(ctx: &Ctx<'_>, id: &str) -> HandlerResult {
+    verify_token(ctx, id)?;
+    ctx.registry.uploads.cancel(&ctx.repo, id).await?;
+    Ok(response::status(StatusCode::NO_CONTENT))
+}

@@ -1,0 +1,99 @@
+//! Manifests: stored as blobs, linked as revisions, named by tags.
+
+use super::blob_store::BlobStore;
+use super::error::{RegistryError, Result};
+use super::linked_blob_store::LinkedBlobStore;
+use super::tag_store::TagStore;
+use bytes::Bytes;
+use drydock_spec::manifest::Role;
+use drydock_spec::{Algorithm, Digest, Manifest, RepositoryName, Tag};
+
+/// The digest algorithm manifests are addressed by when pushed by tag.
+pub const MANIFEST_ALGORITHM: Algorithm = Algorithm::Sha256;
+
+#[derive(Clone)]
+pub struct ManifestStore {
+    pub(super) blobs: BlobStore,
+    pub(super) layers: LinkedBlobStore,
+    pub(super) revisions: LinkedBlobStore,
+    pub(super) tags: TagStore,
+}
+
+/// A stored manifest as served.
+pub struct StoredManifest {
+    pub digest: Digest,
+    pub media_type: String,
+    pub body: Bytes,
+}
+
+impl ManifestStore {
+    /// Validates and stores a manifest. `digest_in_url`, when the PUT named a
+    /// digest, must match the body; `tag` is pointed at it afterwards.
+    pub async fn put(
+        &self,
+        repo: &RepositoryName,
+        manifest: Manifest,
+        digest_in_url: Option<&Digest>,
+        tag: Option<(&Tag, Option<&Digest>)>,
+    ) -> Result<Digest> {
+        let algorithm = digest_in_url.map_or(MANIFEST_ALGORITHM, Digest::algorithm);
+        let digest = manifest.digest(algorithm);
+        if let Some(expected) = digest_in_url
+            && expected != &digest
+        {
+            return Err(RegistryError::DigestMismatch { expected: expected.clone(), actual: digest });
+        }
+        for (role, d) in manifest.references() {
+            let present = match role {
+                Role::Config | Role::Layer => self.layers.size(repo, &d.digest).await?,
+                Role::Manifest => self.revisions.size(repo, &d.digest).await?,
+                // A subject may be pushed after its referrers (OCI 1.1).
+                Role::Subject => continue,
+            };
+            match present {
+                Some(size) if size == d.size => {}
+                Some(size) => {
+                    return Err(RegistryError::ManifestInvalid(format!(
+                        "descriptor {} declares size {} but the stored content is {size} bytes",
+                        d.digest, d.size
+                    )));
+                }
+                None => return Err(RegistryError::ManifestBlobUnknown(d.digest.clone())),
+            }
+        }
+        let stored = self.blobs.put(algorithm, Bytes::from(manifest.into_raw())).await?;
+        debug_assert_eq!(stored, digest);
+        self.revisions.link(repo, &digest).await?;
+        if let Some((tag, if_match)) = tag {
+            self.tags.put(repo, tag, &digest, if_match).await?;
+        }
+        Ok(digest)
+    }
+
+    pub async fn get(&self, repo: &RepositoryName, digest: &Digest) -> Result<StoredManifest> {
+        if self.revisions.size(repo, digest).await?.is_none() {
+            return Err(RegistryError::ManifestUnknown(digest.to_string()));
+        }
+        let body = self.blobs.get(digest).await?;
+        let media_type = Manifest::parse(body.to_vec(), None)
+            .map(|m| m.media_type().to_owned())
+            .unwrap_or_else(|_| drydock_spec::media_type::OCI_MANIFEST.to_owned());
+        Ok(StoredManifest { digest: digest.clone(), media_type, body })
+    }
+
+    pub async fn resolve_tag(&self, repo: &RepositoryName, tag: &Tag) -> Result<Digest> {
+        self.tags.get(repo, tag).await?.ok_or_else(|| RegistryError::ManifestUnknown(tag.to_string()))
+    }
+
+    /// Deletes a manifest revision and every tag that points at it.
+    pub async fn delete(&self, repo: &RepositoryName, digest: &Digest) -> Result<()> {
+        if self.revisions.size(repo, digest).await?.is_none() {
+            return Err(RegistryError::ManifestUnknown(digest.to_string()));
+        }
+        for tag in self.tags.tags_for(repo, digest).await? {
+            self.tags.delete(repo, &tag).await?;
+        }
+        self.revisions.unlink(repo, digest).await?;
+        Ok(())
+    }
+}

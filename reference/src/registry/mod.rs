@@ -1,0 +1,63 @@
+//! The registry's storage model on top of a driver: blob store, linked blob
+//! stores, blob writer (uploads), tag and manifest stores, catalog.
+
+pub mod blob_store;
+pub mod blob_writer;
+pub mod catalog;
+pub mod error;
+pub mod linked_blob_store;
+pub mod manifest_store;
+pub mod paths;
+pub mod tag_store;
+pub mod upload_token;
+
+use crate::env::Env;
+use crate::storage::StorageDriver;
+use blob_store::BlobStore;
+use blob_writer::BlobWriter;
+use linked_blob_store::{LinkKind, LinkedBlobStore};
+use manifest_store::ManifestStore;
+use std::sync::Arc;
+use tag_store::TagStore;
+use upload_token::TokenSigner;
+
+/// Everything a request handler needs, cheap to clone.
+#[derive(Clone)]
+pub struct Registry {
+    pub driver: Arc<dyn StorageDriver>,
+    pub env: Env,
+    pub blobs: BlobStore,
+    pub layers: LinkedBlobStore,
+    pub manifests: ManifestStore,
+    pub uploads: BlobWriter,
+    pub tokens: TokenSigner,
+    pub delete_enabled: bool,
+}
+
+impl Registry {
+    pub fn new(driver: Arc<dyn StorageDriver>, env: Env, secret: &[u8], delete_enabled: bool) -> Registry {
+        let blobs = BlobStore::new(driver.clone());
+        let layers = LinkedBlobStore::new(driver.clone(), blobs.clone(), LinkKind::Layer);
+        let revisions = LinkedBlobStore::new(driver.clone(), blobs.clone(), LinkKind::Revision);
+        let manifests = ManifestStore {
+            blobs: blobs.clone(),
+            layers: layers.clone(),
+            revisions,
+            tags: TagStore::new(driver.clone()),
+        };
+        Registry {
+            uploads: BlobWriter::new(driver.clone()),
+            driver,
+            env,
+            blobs,
+            layers,
+            manifests,
+            tokens: TokenSigner::new(secret),
+            delete_enabled,
+        }
+    }
+
+    pub fn tags(&self) -> &TagStore {
+        &self.manifests.tags
+    }
+}

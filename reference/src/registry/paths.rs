@@ -1,0 +1,103 @@
+//! The storage layout, compatible with distribution's (`docker/registry/v2`).
+//!
+//! ```text
+//! <root>/docker/registry/v2/
+//!   blobs/<alg>/<first two hex>/<hex>/data            content, addressed by digest
+//!   repositories/<name>/
+//!     _layers/<alg>/<hex>/link                        blobs this repository may serve
+//!     _manifests/revisions/<alg>/<hex>/link           manifests this repository holds
+//!     _manifests/tags/<tag>/current/link              what the tag points at now
+//!     _manifests/tags/<tag>/index/<alg>/<hex>/link    every digest the tag has pointed at
+//!     _uploads/<id>/{data,startedat,hashstates/<alg>/<offset>}
+//! ```
+//!
+//! Components next to user names start with `_`, which no repository-name
+//! component can, so `library/_layers` can never collide with a repository.
+
+use drydock_spec::{Algorithm, Digest, RepositoryName, Tag};
+
+pub const ROOT: &str = "/docker/registry/v2";
+
+pub fn repositories() -> String {
+    format!("{ROOT}/repositories")
+}
+
+pub fn blob_data(d: &Digest) -> String {
+    format!("{ROOT}/blobs/{}/{}/{}/data", d.algorithm(), &d.hex()[..2], d.hex())
+}
+
+pub fn repository(repo: &RepositoryName) -> String {
+    format!("{ROOT}/repositories/{repo}")
+}
+
+pub fn layer_link(repo: &RepositoryName, d: &Digest) -> String {
+    format!("{ROOT}/repositories/{repo}/_layers/{}/{}/link", d.algorithm(), d.hex())
+}
+
+pub fn revision_link(repo: &RepositoryName, d: &Digest) -> String {
+    format!("{ROOT}/repositories/{repo}/_manifests/revisions/{}/{}/link", d.algorithm(), d.hex())
+}
+
+pub fn revisions_dir(repo: &RepositoryName, alg: Algorithm) -> String {
+    format!("{ROOT}/repositories/{repo}/_manifests/revisions/{alg}")
+}
+
+pub fn tags_dir(repo: &RepositoryName) -> String {
+    format!("{ROOT}/repositories/{repo}/_manifests/tags")
+}
+
+pub fn tag_dir(repo: &RepositoryName, tag: &Tag) -> String {
+    format!("{ROOT}/repositories/{repo}/_manifests/tags/{tag}")
+}
+
+pub fn tag_current_link(repo: &RepositoryName, tag: &Tag) -> String {
+    format!("{}/current/link", tag_dir(repo, tag))
+}
+
+pub fn tag_index_link(repo: &RepositoryName, tag: &Tag, d: &Digest) -> String {
+    format!("{}/index/{}/{}/link", tag_dir(repo, tag), d.algorithm(), d.hex())
+}
+
+pub fn upload_dir(repo: &RepositoryName, id: &str) -> String {
+    format!("{ROOT}/repositories/{repo}/_uploads/{id}")
+}
+
+pub fn upload_data(repo: &RepositoryName, id: &str) -> String {
+    format!("{}/data", upload_dir(repo, id))
+}
+
+pub fn upload_started_at(repo: &RepositoryName, id: &str) -> String {
+    format!("{}/startedat", upload_dir(repo, id))
+}
+
+pub fn upload_hash_states(repo: &RepositoryName, id: &str, alg: Algorithm) -> String {
+    format!("{}/hashstates/{alg}", upload_dir(repo, id))
+}
+
+pub fn upload_hash_state(repo: &RepositoryName, id: &str, alg: Algorithm, offset: u64) -> String {
+    format!("{}/{offset}", upload_hash_states(repo, id, alg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_matches_distribution() {
+        let repo = RepositoryName::parse("library/ubuntu").unwrap();
+        let d = Algorithm::Sha256.empty_digest();
+        assert_eq!(
+            blob_data(&d),
+            "/docker/registry/v2/blobs/sha256/e3/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855/data"
+        );
+        assert_eq!(
+            layer_link(&repo, &d),
+            "/docker/registry/v2/repositories/library/ubuntu/_layers/sha256/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855/link"
+        );
+        let tag = Tag::parse("latest").unwrap();
+        assert_eq!(
+            tag_current_link(&repo, &tag),
+            "/docker/registry/v2/repositories/library/ubuntu/_manifests/tags/latest/current/link"
+        );
+    }
+}

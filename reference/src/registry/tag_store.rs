@@ -1,0 +1,87 @@
+//! Tags: `current/link` names what a tag points at now; `index/` remembers
+//! every digest it has pointed at (distribution keeps the same history).
+
+use super::error::{RegistryError, Result};
+use super::paths;
+use crate::storage::StorageDriver;
+use bytes::Bytes;
+use drydock_spec::{Digest, RepositoryName, Tag};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+#[derive(Clone)]
+pub struct TagStore {
+    driver: Arc<dyn StorageDriver>,
+    /// Serialises conditional updates of one tag within this process.
+    locks: Arc<std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>>,
+}
+
+impl TagStore {
+    pub fn new(driver: Arc<dyn StorageDriver>) -> TagStore {
+        TagStore { driver, locks: Default::default() }
+    }
+
+    pub async fn get(&self, repo: &RepositoryName, tag: &Tag) -> Result<Option<Digest>> {
+        match self.driver.get_content(&paths::tag_current_link(repo, tag)).await {
+            Ok(link) => {
+                let text = String::from_utf8_lossy(&link);
+                Digest::parse(text.trim())
+                    .map(Some)
+                    .map_err(|e| RegistryError::ManifestInvalid(format!("tag {tag} has a corrupt link: {e}")))
+            }
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Points the tag at `d`. With `if_match`, only if the tag currently
+    /// points at that digest.
+    pub async fn put(&self, repo: &RepositoryName, tag: &Tag, d: &Digest, if_match: Option<&Digest>) -> Result<()> {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+            locks.entry(format!("{repo}:{tag}")).or_default().clone()
+        };
+        let _held = lock.lock().await;
+        if let Some(expected) = if_match {
+            let current = self.get(repo, tag).await?;
+            if current.as_ref() != Some(expected) {
+                return Err(RegistryError::PreconditionFailed { tag: tag.to_string(), expected: expected.to_string() });
+            }
+        }
+        let link = Bytes::from(d.to_string());
+        self.driver.put_content(&paths::tag_index_link(repo, tag, d), link.clone()).await?;
+        self.driver.put_content(&paths::tag_current_link(repo, tag), link).await?;
+        Ok(())
+    }
+
+    /// All tags of the repository, sorted.
+    pub async fn list(&self, repo: &RepositoryName) -> Result<Vec<String>> {
+        match self.driver.list(&paths::tags_dir(repo)).await {
+            Ok(tags) => Ok(tags),
+            Err(e) if e.is_not_found() => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes a tag; `false` if it did not exist.
+    pub async fn delete(&self, repo: &RepositoryName, tag: &Tag) -> Result<bool> {
+        match self.driver.delete(&paths::tag_dir(repo, tag)).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Tags currently pointing at `d`.
+    pub async fn tags_for(&self, repo: &RepositoryName, d: &Digest) -> Result<Vec<Tag>> {
+        let mut out = Vec::new();
+        for name in self.list(repo).await? {
+            let Ok(tag) = Tag::parse(&name) else { continue };
+            if self.get(repo, &tag).await?.as_ref() == Some(d) {
+                out.push(tag);
+            }
+        }
+        Ok(out)
+    }
+}

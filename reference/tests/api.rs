@@ -1,0 +1,306 @@
+//! The registry's HTTP API over real TCP connections.
+
+use bytes::Bytes;
+use drydock_reference::storage::{FilesystemDriver, InMemoryDriver, StorageDriver};
+use drydock_reference::{Clock, Env, Registry};
+use drydock_spec::{Algorithm, Digest};
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+struct TestClock;
+impl Clock for TestClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000)
+    }
+}
+
+/// Starts an instance on a loopback port; returns its address.
+async fn start(driver: Arc<dyn StorageDriver>, seed: u8, secret: &[u8]) -> SocketAddr {
+    let registry = Registry::new(driver, Env::new(Arc::new(TestClock), [seed; 32]), secret, true);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let registry = registry.clone();
+            tokio::spawn(drydock_reference::http::serve_connection(registry, stream, std::future::pending()));
+        }
+    });
+    addr
+}
+
+async fn memory() -> SocketAddr {
+    start(Arc::new(InMemoryDriver::new()), 1, b"s").await
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap())
+            .unwrap_or_else(|| panic!("no {name} header in {:?}", self.headers))
+    }
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+    fn error_code(&self) -> String {
+        self.json()["errors"][0]["code"].as_str().unwrap().to_owned()
+    }
+}
+
+async fn send(addr: SocketAddr, method: Method, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(conn);
+    let mut req = Request::builder().method(method).uri(path).header("host", addr.to_string());
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = sender.send_request(req.body(Full::new(Bytes::copy_from_slice(body))).unwrap()).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    Reply { status: parts.status, headers: parts.headers, body: body.collect().await.unwrap().to_bytes() }
+}
+
+async fn push_blob(addr: SocketAddr, repo: &str, data: &[u8]) -> Digest {
+    let d = Digest::of(Algorithm::Sha256, data);
+    let r = send(addr, Method::POST, &format!("/v2/{repo}/blobs/uploads/?digest={d}"), &[], data).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(r.header("docker-content-digest"), d.as_str());
+    d
+}
+
+#[tokio::test]
+async fn base_endpoint_announces_the_api() {
+    let addr = memory().await;
+    let r = send(addr, Method::GET, "/v2/", &[], b"").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("docker-distribution-api-version"), "registry/2.0");
+}
+
+#[tokio::test]
+async fn monolithic_push_then_pull_with_ranges() {
+    for driver in [
+        Arc::new(InMemoryDriver::new()) as Arc<dyn StorageDriver>,
+        Arc::new(FilesystemDriver::new(std::env::temp_dir().join(format!("drydock-api-{}", std::process::id())))),
+    ] {
+        let addr = start(driver, 2, b"s").await;
+        let data = b"0123456789abcdef";
+        let d = push_blob(addr, "lib/app", data).await;
+        let r = send(addr, Method::GET, &format!("/v2/lib/app/blobs/{d}"), &[], b"").await;
+        assert_eq!((r.status, &r.body[..]), (StatusCode::OK, &data[..]));
+        assert_eq!(r.header("content-length"), "16");
+        let r = send(addr, Method::HEAD, &format!("/v2/lib/app/blobs/{d}"), &[], b"").await;
+        assert_eq!((r.status, r.body.len()), (StatusCode::OK, 0));
+        assert_eq!(r.header("content-length"), "16");
+        let r = send(addr, Method::GET, &format!("/v2/lib/app/blobs/{d}"), &[("range", "bytes=4-7")], b"").await;
+        assert_eq!((r.status, &r.body[..]), (StatusCode::PARTIAL_CONTENT, &b"4567"[..]));
+        assert_eq!(r.header("content-range"), "bytes 4-7/16");
+        let r = send(addr, Method::GET, &format!("/v2/lib/app/blobs/{d}"), &[("range", "bytes=10-")], b"").await;
+        assert_eq!(&r.body[..], b"abcdef");
+        let r = send(addr, Method::GET, &format!("/v2/lib/app/blobs/{d}"), &[("range", "bytes=16-20")], b"").await;
+        assert_eq!(r.status, StatusCode::RANGE_NOT_SATISFIABLE);
+        assert_eq!(r.header("content-range"), "bytes */16");
+        assert_eq!(r.header("content-length"), r.body.len().to_string());
+        // Not linked into another repository, so not visible there.
+        let r = send(addr, Method::GET, &format!("/v2/other/blobs/{d}"), &[], b"").await;
+        assert_eq!((r.status, r.error_code().as_str()), (StatusCode::NOT_FOUND, "BLOB_UNKNOWN"));
+    }
+    let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("drydock-api-{}", std::process::id())));
+}
+
+#[tokio::test]
+async fn chunked_upload_with_out_of_order_chunk_and_status() {
+    let addr = memory().await;
+    let r = send(addr, Method::POST, "/v2/a/blobs/uploads/", &[], b"").await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert_eq!(r.header("range"), "0-0");
+    let loc = r.header("location").to_owned();
+    let r = send(addr, Method::PATCH, &loc, &[("content-range", "0-4")], b"hello").await;
+    assert_eq!((r.status, r.header("range")), (StatusCode::ACCEPTED, "0-4"));
+    let loc = r.header("location").to_owned();
+    let r = send(addr, Method::PATCH, &loc, &[("content-range", "9-11")], b"xyz").await;
+    assert_eq!(r.status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(r.header("range"), "0-4");
+    let r = send(addr, Method::GET, &loc, &[], b"").await;
+    assert_eq!((r.status, r.header("range")), (StatusCode::NO_CONTENT, "0-4"));
+    // A streamed chunk without Content-Range, then the final PUT with the rest.
+    let r = send(addr, Method::PATCH, &loc, &[], b" wor").await;
+    assert_eq!(r.header("range"), "0-8");
+    let d = Digest::of(Algorithm::Sha256, b"hello world");
+    let loc = r.header("location").to_owned();
+    let r = send(addr, Method::PUT, &format!("{loc}&digest={d}"), &[], b"ld").await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let r = send(addr, Method::GET, &format!("/v2/a/blobs/{d}"), &[], b"").await;
+    assert_eq!(&r.body[..], b"hello world");
+    // The session is gone once committed.
+    let r = send(addr, Method::GET, &loc, &[], b"").await;
+    assert_eq!((r.status, r.error_code().as_str()), (StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN"));
+}
+
+#[tokio::test]
+async fn digest_mismatch_stores_nothing() {
+    let addr = memory().await;
+    let wrong = Digest::of(Algorithm::Sha256, b"other");
+    let r = send(addr, Method::POST, &format!("/v2/a/blobs/uploads/?digest={wrong}"), &[], b"content").await;
+    assert_eq!((r.status, r.error_code().as_str()), (StatusCode::BAD_REQUEST, "DIGEST_INVALID"));
+    let r = send(addr, Method::HEAD, &format!("/v2/a/blobs/{wrong}"), &[], b"").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn sha512_and_zero_length_blobs() {
+    let addr = memory().await;
+    let d = Digest::of(Algorithm::Sha512, b"");
+    let r = send(addr, Method::POST, &format!("/v2/a/blobs/uploads/?digest={d}"), &[], b"").await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r = send(addr, Method::GET, &format!("/v2/a/blobs/{d}"), &[], b"").await;
+    assert_eq!((r.status, r.body.len()), (StatusCode::OK, 0));
+}
+
+#[tokio::test]
+async fn tampered_or_foreign_upload_state_is_refused() {
+    let addr = memory().await;
+    let r = send(addr, Method::POST, "/v2/a/blobs/uploads/", &[], b"").await;
+    let loc = r.header("location").to_owned();
+    let (path, token) = loc.split_once("?_state=").unwrap();
+    let (body, sig) = token.split_once('.').unwrap();
+    let forged = format!("{path}?_state={}A.{sig}", &body[..body.len() - 1]);
+    let r = send(addr, Method::PATCH, &forged, &[], b"data").await;
+    assert_eq!(r.error_code(), "BLOB_UPLOAD_INVALID");
+    // The real session is untouched.
+    let r = send(addr, Method::GET, &loc, &[], b"").await;
+    assert_eq!(r.header("range"), "0-0");
+    // Another repository's URL with this token.
+    let r = send(addr, Method::PATCH, &loc.replace("/v2/a/", "/v2/b/"), &[], b"data").await;
+    assert_eq!(r.error_code(), "BLOB_UPLOAD_INVALID");
+}
+
+#[tokio::test]
+async fn an_upload_started_on_one_instance_finishes_on_another() {
+    let shared: Arc<dyn StorageDriver> = Arc::new(InMemoryDriver::new());
+    let a = start(shared.clone(), 3, b"shared-secret").await;
+    let b = start(shared, 4, b"shared-secret").await;
+    let r = send(a, Method::POST, "/v2/x/blobs/uploads/", &[], b"").await;
+    let r = send(b, Method::PATCH, r.header("location"), &[], b"first half, ").await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let d = Digest::of(Algorithm::Sha256, b"first half, second half");
+    let r = send(a, Method::PUT, &format!("{}&digest={d}", r.header("location")), &[], b"second half").await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r = send(b, Method::GET, &format!("/v2/x/blobs/{d}"), &[], b"").await;
+    assert_eq!(&r.body[..], b"first half, second half");
+}
+
+fn image_manifest(config: &Digest, config_len: usize, layer: &Digest, layer_len: usize) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": config_len},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": layer_len}],
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn manifests_by_tag_and_digest() {
+    let addr = memory().await;
+    let config = push_blob(addr, "app", b"{}").await;
+    let layer = push_blob(addr, "app", b"layer").await;
+    let body = image_manifest(&config, 2, &layer, 5);
+    let ct = [("content-type", "application/vnd.oci.image.manifest.v1+json")];
+    let r = send(addr, Method::PUT, "/v2/app/manifests/v1", &ct, &body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let d = Digest::of(Algorithm::Sha256, &body);
+    assert_eq!(r.header("docker-content-digest"), d.as_str());
+    for reference in ["v1", d.as_str()] {
+        let r = send(addr, Method::GET, &format!("/v2/app/manifests/{reference}"), &[], b"").await;
+        assert_eq!((r.status, &r.body[..]), (StatusCode::OK, &body[..]));
+        assert_eq!(r.header("content-type"), "application/vnd.oci.image.manifest.v1+json");
+        assert_eq!(r.header("docker-content-digest"), d.as_str());
+    }
+    let r = send(addr, Method::GET, "/v2/app/manifests/v1", &[("if-none-match", &format!("\"{d}\""))], b"").await;
+    assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+    // A conditional update against a stale digest fails; against the current one it succeeds.
+    let stale = Digest::of(Algorithm::Sha256, b"stale");
+    let r =
+        send(addr, Method::PUT, "/v2/app/manifests/v1", &[ct[0], ("if-match", &format!("\"{stale}\""))], &body).await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
+    let r = send(addr, Method::PUT, "/v2/app/manifests/v1", &[ct[0], ("if-match", &format!("\"{d}\""))], &body).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    // Missing blob.
+    let missing = Digest::of(Algorithm::Sha256, b"missing");
+    let bad = image_manifest(&config, 2, &missing, 7);
+    let r = send(addr, Method::PUT, "/v2/app/manifests/v2", &ct, &bad).await;
+    assert_eq!((r.status, r.error_code().as_str()), (StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN"));
+    // Invalid JSON.
+    let r = send(addr, Method::PUT, "/v2/app/manifests/v2", &ct, b"{nope").await;
+    assert_eq!(r.error_code(), "MANIFEST_INVALID");
+    // Tags and catalog.
+    let r = send(addr, Method::PUT, "/v2/app/manifests/v0", &ct, &body).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r = send(addr, Method::GET, "/v2/app/tags/list?n=1", &[], b"").await;
+    assert_eq!(r.json(), serde_json::json!({"name": "app", "tags": ["v0"]}));
+    assert_eq!(r.header("link"), "</v2/app/tags/list?n=1&last=v0>; rel=\"next\"");
+    let r = send(addr, Method::GET, "/v2/app/tags/list?n=1&last=v0", &[], b"").await;
+    assert_eq!(r.json()["tags"], serde_json::json!(["v1"]));
+    assert!(r.headers.get("link").is_none());
+    let r = send(addr, Method::GET, "/v2/app/tags/list?n=0", &[], b"").await;
+    assert_eq!(r.json()["tags"], serde_json::json!([]));
+    let r = send(addr, Method::GET, "/v2/app/tags/list?n=-1", &[], b"").await;
+    assert_eq!(r.error_code(), "PAGINATION_NUMBER_INVALID");
+    let r = send(addr, Method::GET, "/v2/_catalog", &[], b"").await;
+    assert_eq!(r.json(), serde_json::json!({"repositories": ["app"]}));
+    let r = send(addr, Method::GET, "/v2/nothing/tags/list", &[], b"").await;
+    assert_eq!(r.error_code(), "NAME_UNKNOWN");
+    // Delete by digest: gone at once, tags with it.
+    let r = send(addr, Method::DELETE, &format!("/v2/app/manifests/{d}"), &[], b"").await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let r = send(addr, Method::GET, "/v2/app/manifests/v1", &[], b"").await;
+    assert_eq!((r.status, r.error_code().as_str()), (StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN"));
+    let r = send(addr, Method::GET, &format!("/v2/app/manifests/{d}"), &[], b"").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn mounts_link_only_what_exists() {
+    let addr = memory().await;
+    let d = push_blob(addr, "src", b"shared layer").await;
+    let r = send(addr, Method::POST, &format!("/v2/dst/blobs/uploads/?mount={d}&from=src"), &[], b"").await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r = send(addr, Method::GET, &format!("/v2/dst/blobs/{d}"), &[], b"").await;
+    assert_eq!(&r.body[..], b"shared layer");
+    let unknown = Digest::of(Algorithm::Sha256, b"nobody has this");
+    let r = send(addr, Method::POST, &format!("/v2/dst/blobs/uploads/?mount={unknown}&from=src"), &[], b"").await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    assert!(r.header("location").contains("/v2/dst/blobs/uploads/"));
+    // Automatic mount (no `from`) of content the registry stores.
+    let r = send(addr, Method::POST, &format!("/v2/third/blobs/uploads/?mount={d}"), &[], b"").await;
+    assert_eq!(r.status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn bad_names_digests_and_deletes() {
+    let addr = memory().await;
+    let r = send(addr, Method::GET, "/v2/Bad/tags/list", &[], b"").await;
+    assert_eq!((r.status, r.error_code().as_str()), (StatusCode::BAD_REQUEST, "NAME_INVALID"));
+    let r = send(addr, Method::GET, "/v2/a/blobs/sha256:zz", &[], b"").await;
+    assert_eq!((r.status, r.error_code().as_str()), (StatusCode::BAD_REQUEST, "DIGEST_INVALID"));
+    let r = send(addr, Method::GET, "/v2/a/manifests/-bad", &[], b"").await;
+    assert_eq!(r.error_code(), "TAG_INVALID");
+    let d = push_blob(addr, "a", b"bye").await;
+    let r = send(addr, Method::DELETE, &format!("/v2/a/blobs/{d}"), &[], b"").await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let r = send(addr, Method::HEAD, &format!("/v2/a/blobs/{d}"), &[], b"").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = send(addr, Method::DELETE, &format!("/v2/a/blobs/{d}"), &[], b"").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
