@@ -97,7 +97,9 @@ fn load(args: &Args) -> anyhow::Result<Config> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
+        .with_ansi(std::io::stdout().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
