@@ -304,3 +304,71 @@ async fn bad_names_digests_and_deletes() {
     let r = send(addr, Method::DELETE, &format!("/v2/a/blobs/{d}"), &[], b"").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn referrers_follow_pushes_and_deletes() {
+    let addr = memory().await;
+    let config = push_blob(addr, "app", b"{}").await;
+    let layer = push_blob(addr, "app", b"layer").await;
+    let subject_body = image_manifest(&config, 2, &layer, 5);
+    let subject = Digest::of(Algorithm::Sha256, &subject_body);
+    let ct = [("content-type", "application/vnd.oci.image.manifest.v1+json")];
+    // No referrers yet: an empty index, never a 404.
+    let r = send(addr, Method::GET, &format!("/v2/app/referrers/{subject}"), &[], b"").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("content-type"), "application/vnd.oci.image.index.v1+json");
+    assert_eq!(r.json()["manifests"], serde_json::json!([]));
+    // A referrer may be pushed before its subject.
+    let empty = push_blob(addr, "app", b"{}").await;
+    let sbom = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/spdx+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [{"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2}],
+        "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject, "size": subject_body.len()},
+        "annotations": {"org.example": "sbom"},
+    }))
+    .unwrap();
+    let sbom_digest = Digest::of(Algorithm::Sha256, &sbom);
+    let r = send(addr, Method::PUT, &format!("/v2/app/manifests/{sbom_digest}"), &ct, &sbom).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(r.header("oci-subject"), subject.as_str());
+    let r = send(addr, Method::PUT, "/v2/app/manifests/latest", &ct, &subject_body).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+
+    let r = send(addr, Method::GET, &format!("/v2/app/referrers/{subject}"), &[], b"").await;
+    assert_eq!(
+        r.json()["manifests"],
+        serde_json::json!([{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": sbom_digest,
+            "size": sbom.len(),
+            "artifactType": "application/spdx+json",
+            "annotations": {"org.example": "sbom"},
+        }])
+    );
+    let r =
+        send(addr, Method::GET, &format!("/v2/app/referrers/{subject}?artifactType=application/spdx%2Bjson"), &[], b"")
+            .await;
+    assert_eq!(r.header("oci-filters-applied"), "artifactType");
+    assert_eq!(r.json()["manifests"].as_array().unwrap().len(), 1);
+    let r = send(addr, Method::GET, &format!("/v2/app/referrers/{subject}?artifactType=text/other"), &[], b"").await;
+    assert_eq!(r.json()["manifests"], serde_json::json!([]));
+    // Deleting the referrer removes it from the index.
+    let r = send(addr, Method::DELETE, &format!("/v2/app/manifests/{sbom_digest}"), &[], b"").await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let r = send(addr, Method::GET, &format!("/v2/app/referrers/{subject}"), &[], b"").await;
+    assert_eq!(r.json()["manifests"], serde_json::json!([]));
+    let r = send(addr, Method::GET, "/v2/app/referrers/sha256:nothex", &[], b"").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn upload_ids_never_reach_storage_unchecked() {
+    let addr = memory().await;
+    for id in ["..", "a%2F..%2F..", "x.y"] {
+        let r = send(addr, Method::GET, &format!("/v2/a/blobs/uploads/{id}?_state=x.y"), &[], b"").await;
+        assert!(r.status.is_client_error(), "{id}: {}", r.status);
+    }
+}

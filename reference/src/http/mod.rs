@@ -8,6 +8,7 @@
 mod blobs;
 mod listing;
 mod manifests;
+mod referrers;
 pub mod response;
 pub mod route;
 mod uploads;
@@ -120,6 +121,7 @@ async fn dispatch(registry: &Registry, req: Request<Incoming>) -> Response<Body>
                 (Route::Upload { id, .. }, Method::PATCH) => uploads::patch(&ctx, &id, req).await,
                 (Route::Upload { id, .. }, Method::PUT) => uploads::put(&ctx, &id, req).await,
                 (Route::Upload { id, .. }, Method::DELETE) => uploads::cancel(&ctx, &id).await,
+                (Route::Referrers { digest, .. }, Method::GET) => referrers::get(&ctx, &digest).await,
                 _ => return not_allowed(),
             };
             result.unwrap_or_else(into_response)

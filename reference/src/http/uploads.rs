@@ -41,6 +41,10 @@ fn created(repo: &RepositoryName, d: &Digest) -> Response<Body> {
 
 /// Checks `_state` against the URL and returns the upload's start time.
 fn verify_token(ctx: &Ctx<'_>, id: &str) -> Result<u64, RegistryError> {
+    // Ids are ours (uuids); anything else never reaches a storage path.
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+        return Err(RegistryError::UploadUnknown(id.to_owned()));
+    }
     let token =
         ctx.query.get("_state").ok_or_else(|| RegistryError::UploadInvalid("missing upload state (_state)".into()))?;
     let state = ctx.registry.tokens.verify(token).map_err(|e| RegistryError::UploadInvalid(e.to_string()))?;

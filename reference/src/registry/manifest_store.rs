@@ -3,6 +3,7 @@
 use super::blob_store::BlobStore;
 use super::error::{RegistryError, Result};
 use super::linked_blob_store::LinkedBlobStore;
+use super::referrers::ReferrersStore;
 use super::tag_store::TagStore;
 use bytes::Bytes;
 use drydock_spec::manifest::Role;
@@ -17,6 +18,7 @@ pub struct ManifestStore {
     pub(super) layers: LinkedBlobStore,
     pub(super) revisions: LinkedBlobStore,
     pub(super) tags: TagStore,
+    pub(super) referrers: ReferrersStore,
 }
 
 /// A stored manifest as served.
@@ -61,8 +63,14 @@ impl ManifestStore {
                 None => return Err(RegistryError::ManifestBlobUnknown(d.digest.clone())),
             }
         }
+        let subject = manifest.subject.as_ref().map(|s| s.digest.clone());
         let stored = self.blobs.put(algorithm, Bytes::from(manifest.into_raw())).await?;
         debug_assert_eq!(stored, digest);
+        // The referrers entry first: a manifest visible by digest is always
+        // visible to the referrers API too.
+        if let Some(subject) = &subject {
+            self.referrers.add(repo, subject, &digest).await?;
+        }
         self.revisions.link(repo, &digest).await?;
         if let Some((tag, if_match)) = tag {
             self.tags.put(repo, tag, &digest, if_match).await?;
@@ -94,6 +102,12 @@ impl ManifestStore {
             self.tags.delete(repo, &tag).await?;
         }
         self.revisions.unlink(repo, digest).await?;
+        let body = self.blobs.get(digest).await?;
+        if let Ok(m) = Manifest::parse(body.to_vec(), None)
+            && let Some(subject) = &m.subject
+        {
+            self.referrers.remove(repo, &subject.digest, digest).await?;
+        }
         Ok(())
     }
 }

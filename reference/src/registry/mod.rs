@@ -8,6 +8,7 @@ pub mod error;
 pub mod linked_blob_store;
 pub mod manifest_store;
 pub mod paths;
+pub mod referrers;
 pub mod tag_store;
 pub mod upload_token;
 
@@ -17,6 +18,7 @@ use blob_store::BlobStore;
 use blob_writer::BlobWriter;
 use linked_blob_store::{LinkKind, LinkedBlobStore};
 use manifest_store::ManifestStore;
+use referrers::ReferrersStore;
 use std::sync::Arc;
 use tag_store::TagStore;
 use upload_token::TokenSigner;
@@ -44,6 +46,7 @@ impl Registry {
             layers: layers.clone(),
             revisions,
             tags: TagStore::new(driver.clone()),
+            referrers: ReferrersStore::new(driver.clone(), blobs.clone()),
         };
         Registry {
             uploads: BlobWriter::new(driver.clone()),
@@ -59,5 +62,9 @@ impl Registry {
 
     pub fn tags(&self) -> &TagStore {
         &self.manifests.tags
+    }
+
+    pub fn referrers(&self) -> &ReferrersStore {
+        &self.manifests.referrers
     }
 }

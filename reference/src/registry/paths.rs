@@ -9,6 +9,7 @@
 //!     _manifests/tags/<tag>/current/link              what the tag points at now
 //!     _manifests/tags/<tag>/index/<alg>/<hex>/link    every digest the tag has pointed at
 //!     _uploads/<id>/{data,startedat,hashstates/<alg>/<offset>}
+//!     _referrers/<alg>/<subject hex>/<alg>/<referrer hex>/link   manifests whose subject it is
 //! ```
 //!
 //! Components next to user names start with `_`, which no repository-name
@@ -76,6 +77,14 @@ pub fn upload_hash_states(repo: &RepositoryName, id: &str, alg: Algorithm) -> St
 
 pub fn upload_hash_state(repo: &RepositoryName, id: &str, alg: Algorithm, offset: u64) -> String {
     format!("{}/{offset}", upload_hash_states(repo, id, alg))
+}
+
+pub fn referrers_dir(repo: &RepositoryName, subject: &Digest) -> String {
+    format!("{ROOT}/repositories/{repo}/_referrers/{}/{}", subject.algorithm(), subject.hex())
+}
+
+pub fn referrer_link(repo: &RepositoryName, subject: &Digest, referrer: &Digest) -> String {
+    format!("{}/{}/{}/link", referrers_dir(repo, subject), referrer.algorithm(), referrer.hex())
 }
 
 #[cfg(test)]
