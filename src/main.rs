@@ -3,6 +3,7 @@
 //! and maps outcomes to exit codes.
 
 mod cmd;
+mod config;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -3,25 +3,19 @@
 //! Everything the registry takes from the OS is decided here and passed in:
 //! the listener, the system clock, an entropy-seeded random source.
 
+use crate::config::{self, Config, Loaded, StorageKind};
 use anyhow::Context;
 use drydock_reference::storage::{FilesystemDriver, InMemoryDriver, StorageDriver};
 use drydock_reference::{Clock, Env, Registry};
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum StorageKind {
-    Filesystem,
-    Memory,
-}
+use std::time::SystemTime;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Configuration file (TOML).
+    /// Configuration file: drydock's TOML, or distribution's `config.yml`
+    /// (by extension `.yml`/`.yaml`).
     #[arg(long)]
     config: Option<PathBuf>,
     /// Listen address (overrides the file's `addr`).
@@ -35,39 +29,6 @@ pub struct Args {
     storage: Option<StorageKind>,
 }
 
-/// The configuration file. Every key is optional.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Config {
-    /// Listen address.
-    addr: String,
-    /// `filesystem` or `memory`.
-    storage: StorageKind,
-    /// Root directory of filesystem storage.
-    root: PathBuf,
-    /// Whether blob and manifest deletes are allowed.
-    delete: bool,
-    /// Secret that signs upload state; instances sharing storage must share
-    /// it. Unset: a random secret per process (uploads cannot move between
-    /// instances).
-    secret: Option<String>,
-    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
-    shutdown_grace_secs: u64,
-}
-
-impl Default for Config {
-    fn default() -> Config {
-        Config {
-            addr: "127.0.0.1:5000".into(),
-            storage: StorageKind::Filesystem,
-            root: PathBuf::from("./drydock-data"),
-            delete: true,
-            secret: None,
-            shutdown_grace_secs: 30,
-        }
-    }
-}
-
 struct SystemClock;
 
 impl Clock for SystemClock {
@@ -76,14 +37,12 @@ impl Clock for SystemClock {
     }
 }
 
-fn load(args: &Args) -> anyhow::Result<Config> {
-    let mut config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?
-        }
-        None => Config::default(),
+fn load(args: &Args) -> anyhow::Result<Loaded> {
+    let mut loaded = match &args.config {
+        Some(path) => config::load(path)?,
+        None => Loaded { config: Config::default(), ignored: Vec::new() },
     };
+    let config = &mut loaded.config;
     if let Some(a) = &args.addr {
         config.addr = a.clone();
     }
@@ -93,7 +52,7 @@ fn load(args: &Args) -> anyhow::Result<Config> {
     if let Some(s) = args.storage {
         config.storage = s;
     }
-    Ok(config)
+    Ok(loaded)
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -105,9 +64,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let config = load(&args)?;
+    let loaded = load(&args)?;
+    for key in &loaded.ignored {
+        tracing::warn!(key = %key, "configuration key not supported by drydock; ignored");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(serve(config))?;
+    runtime.block_on(serve(loaded.config))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -131,6 +93,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         None => entropy::<32>()?.to_vec(),
     };
     let registry = Registry::new(driver, env.clone(), &secret, config.delete);
+    let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let listener =
         tokio::net::TcpListener::bind(&config.addr).await.with_context(|| format!("binding {}", config.addr))?;
     tracing::info!(
@@ -139,8 +102,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         storage = registry.driver.name(),
         root = %display_root(&config),
         delete_enabled = config.delete,
+        tls = tls.is_some(),
         "drydock registry listening"
     );
+    if config.upload_purge.enabled {
+        tokio::spawn(purge_uploads_periodically(registry.clone(), config.upload_purge.clone()));
+    }
 
     let graceful = inflight::Tracker::default();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -163,8 +130,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 let stopped = async move {
                     let _ = stop.wait_for(|s| *s).await;
                 };
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = drydock_reference::http::serve_connection(registry, stream, stopped).await {
+                    let result = match tls {
+                        None => drydock_reference::http::serve_connection(registry, stream, stopped).await,
+                        Some(acceptor) => match tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                            Ok(Ok(stream)) => drydock_reference::http::serve_connection(registry, stream, stopped).await,
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                Ok(())
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                Ok(())
+                            }
+                        },
+                    };
+                    if let Err(e) = result {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }
                     drop(guard);
@@ -176,11 +158,55 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     drop(listener);
     tracing::info!("shutting down: waiting for in-flight requests");
     let _ = stop_tx.send(true);
-    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    let grace = config.shutdown_grace;
     if tokio::time::timeout(grace, graceful.wait()).await.is_err() {
         tracing::warn!("grace period over; closing remaining connections");
     }
     Ok(())
+}
+
+/// Removes abandoned uploads every `interval` (the first run at start-up).
+async fn purge_uploads_periodically(registry: Registry, purge: config::UploadPurge) {
+    let mut ticks = tokio::time::interval(purge.interval);
+    loop {
+        ticks.tick().await;
+        let cutoff = registry.env.now().checked_sub(purge.age).unwrap_or(SystemTime::UNIX_EPOCH);
+        match drydock_reference::registry::purge::purge_uploads(&registry, cutoff).await {
+            Ok(purged) if purged.is_empty() => tracing::debug!("upload purge: nothing to remove"),
+            Ok(purged) => tracing::info!(removed = purged.len(), "upload purge removed abandoned uploads"),
+            Err(e) => tracing::warn!(error = %e, "upload purge failed"),
+        }
+    }
+}
+
+/// TLS termination with rustls.
+mod tls {
+    use anyhow::Context;
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tokio_rustls::TlsAcceptor;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    /// A client that opens a connection but never finishes the handshake
+    /// gets this long.
+    pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+    pub fn acceptor(tls: &crate::config::Tls) -> anyhow::Result<TlsAcceptor> {
+        let certs = CertificateDer::pem_file_iter(&tls.certificate)
+            .with_context(|| format!("reading {}", tls.certificate.display()))?
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("parsing {}", tls.certificate.display()))?;
+        let key = PrivateKeyDer::from_pem_file(&tls.key).with_context(|| format!("reading {}", tls.key.display()))?;
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let mut config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .context("certificate and key do not form a usable pair")?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(TlsAcceptor::from(Arc::new(config)))
+    }
 }
 
 fn display_root(config: &Config) -> String {

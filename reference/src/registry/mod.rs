@@ -8,6 +8,7 @@ pub mod error;
 pub mod linked_blob_store;
 pub mod manifest_store;
 pub mod paths;
+pub mod purge;
 pub mod referrers;
 pub mod tag_store;
 pub mod upload_token;
