@@ -1,14 +1,13 @@
 //! `drydock serve` as a process: it listens, answers, logs its instance id,
 //! and exits cleanly on SIGTERM.
 
+mod common;
+
+use common::{Process, free_port, spawn_listening};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn get(port: u16, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -49,35 +48,11 @@ fn serves_and_shuts_down_on_sigterm() {
     assert!(log.contains("status=200"), "{log}");
 }
 
-/// A started `drydock serve` that is killed when dropped.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(args: &[&str]) -> (Server, u16) {
+fn start(args: &[&str]) -> (Process, u16) {
     let port = free_port();
-    let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_drydock"))
-            .arg("serve")
-            .args(args)
-            .args(["--storage", "memory", "--addr", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    for _ in 0..200 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (server, port);
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("drydock serve did not start");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_drydock"));
+    cmd.arg("serve").args(args).args(["--storage", "memory", "--addr", &format!("127.0.0.1:{port}")]);
+    (spawn_listening(&mut cmd, port), port)
 }
 
 #[test]
@@ -144,7 +119,7 @@ fn accepts_a_distribution_config_yml() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let child = Server(child);
+    let child = Process(child);
     for _ in 0..200 {
         if get(port, "/v2/").is_some() {
             break;

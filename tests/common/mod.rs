@@ -1,0 +1,181 @@
+//! Helpers for tests that drive real programs: `drydock serve`, skopeo,
+//! umoci, Debian's docker-registry.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub fn have(tool: &str) -> bool {
+    Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+/// Whether the tools exist; outside CI a missing tool skips the test (said
+/// on stderr), under CI it fails it.
+pub fn require(tools: &[&str]) -> bool {
+    let missing: Vec<&str> = tools.iter().copied().filter(|t| !have(t)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(std::env::var_os("CI").is_none(), "CI must have {missing:?} (scripts/install-test-deps installs them)");
+    eprintln!("skipped: {missing:?} not installed");
+    false
+}
+
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A child process killed and reaped when dropped.
+pub struct Process(pub Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Spawns `cmd` and waits until `port` accepts connections.
+pub fn spawn_listening(cmd: &mut Command, port: u16) -> Process {
+    let process =
+        Process(cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}")));
+    for _ in 0..400 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return process;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("{cmd:?} never listened on {port}");
+}
+
+pub fn drydock_serve(extra: &[&str], root: &Path) -> (Process, u16) {
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_drydock"));
+    cmd.arg("serve").args(extra).args(["--addr", &format!("127.0.0.1:{port}"), "--root"]).arg(root);
+    (spawn_listening(&mut cmd, port), port)
+}
+
+/// A scratch directory removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("drydock-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// Builds an OCI layout at `dir/layout` with one single-file image per tag
+/// and, if `index_tag` is given, an index over all of them under that tag.
+pub fn build_layout(dir: &Path, tags: &[&str], index_tag: Option<&str>) -> PathBuf {
+    let layout = dir.join("layout");
+    run(Command::new("umoci").args(["init", "--layout"]).arg(&layout));
+    for tag in tags {
+        let image = format!("{}:{tag}", layout.display());
+        run(Command::new("umoci").args(["new", "--image", &image]));
+        let file = dir.join(format!("{tag}.txt"));
+        std::fs::write(&file, format!("built for {tag}\n")).unwrap();
+        run(Command::new("umoci")
+            .args(["insert", "--rootless", "--image", &image])
+            .arg(&file)
+            .arg(format!("/{tag}.txt")));
+    }
+    if let Some(index_tag) = index_tag {
+        let mut index = json(&layout.join("index.json"));
+        let children: Vec<serde_json::Value> = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                let arch = m["annotations"]["org.opencontainers.image.ref.name"].as_str().unwrap().to_owned();
+                serde_json::json!({"mediaType": m["mediaType"], "digest": m["digest"], "size": m["size"],
+                                   "platform": {"os": "linux", "architecture": arch}})
+            })
+            .collect();
+        let multi = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": children
+        }))
+        .unwrap();
+        let d = drydock_spec::Digest::of(drydock_spec::Algorithm::Sha256, &multi);
+        std::fs::write(layout.join("blobs/sha256").join(d.hex()), &multi).unwrap();
+        index["manifests"].as_array_mut().unwrap().push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.index.v1+json", "digest": d.as_str(), "size": multi.len(),
+            "annotations": {"org.opencontainers.image.ref.name": index_tag}
+        }));
+        std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    }
+    layout
+}
+
+/// The manifest digest a layout's `index.json` records for `tag`.
+pub fn digest_of(layout: &Path, tag: &str) -> String {
+    let index = json(&layout.join("index.json"));
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .map(|m| m["digest"].as_str().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("{tag} not in {}", layout.display()))
+}
+
+pub fn skopeo_push(layout: &Path, tag: &str, port: u16, repo: &str, all: bool) {
+    let mut push = Command::new("skopeo");
+    push.args(["--insecure-policy", "copy", "--preserve-digests", "--dest-tls-verify=false"]);
+    if all {
+        push.arg("--all");
+    }
+    run(push.arg(format!("oci:{}:{tag}", layout.display())).arg(format!("docker://127.0.0.1:{port}/{repo}:{tag}")));
+}
+
+pub fn skopeo_pull(port: u16, repo: &str, tag: &str, layout: &Path, all: bool) {
+    let mut pull = Command::new("skopeo");
+    pull.args(["--insecure-policy", "copy", "--preserve-digests", "--src-tls-verify=false"]);
+    if all {
+        pull.arg("--all");
+    }
+    run(pull.arg(format!("docker://127.0.0.1:{port}/{repo}:{tag}")).arg(format!("oci:{}:{tag}", layout.display())));
+}
+
+pub fn skopeo_raw_manifest(port: u16, repo: &str, tag: &str) -> String {
+    run(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://127.0.0.1:{port}/{repo}:{tag}"),
+    ]))
+}
+
+/// Asserts every blob in `pulled` is byte-identical to the same blob in `original`.
+pub fn assert_blobs_identical(pulled: &Path, original: &Path) {
+    for entry in std::fs::read_dir(pulled.join("blobs/sha256")).unwrap() {
+        let entry = entry.unwrap();
+        let want = std::fs::read(original.join("blobs/sha256").join(entry.file_name())).unwrap();
+        assert_eq!(std::fs::read(entry.path()).unwrap(), want, "{:?}", entry.file_name());
+    }
+}
