@@ -18,7 +18,14 @@ fn skopeo_round_trips_images_and_indexes() {
     let pulled = scratch.0.join("pulled");
     for (tag, all) in [("amd64", false), ("multi", true)] {
         skopeo_push(&layout, tag, port, "drydock/test", all);
-        let served = Digest::of(Algorithm::Sha256, skopeo_raw_manifest(port, "drydock/test", tag).as_bytes());
+        let raw = skopeo_raw_manifest(port, "drydock/test", tag);
+        let served = Digest::of(Algorithm::Sha256, raw.as_bytes());
+        let parsed: serde_json::Value = serde_json::from_str(&raw).unwrap();
+        if !all {
+            assert_eq!(parsed["layers"].as_array().map(Vec::len), Some(2), "a multi-layer image: {raw}");
+        } else {
+            assert_eq!(parsed["manifests"].as_array().map(Vec::len), Some(2), "a two-platform index: {raw}");
+        }
         assert_eq!(served.as_str(), digest_of(&layout, tag), "{tag}: served manifest bytes differ");
         skopeo_pull(port, "drydock/test", tag, &pulled, all);
         assert_eq!(digest_of(&pulled, tag), digest_of(&layout, tag));

@@ -372,3 +372,68 @@ async fn upload_ids_never_reach_storage_unchecked() {
         assert!(r.status.is_client_error(), "{id}: {}", r.status);
     }
 }
+
+/// Sends raw bytes on a fresh connection and returns everything the server
+/// answers before closing (requests here carry `Connection: close`).
+async fn raw(addr: SocketAddr, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn what_real_clients_send() {
+    let addr = memory().await;
+    // A bare POST, then the whole blob in the PUT.
+    let r = send(addr, Method::POST, "/v2/c/blobs/uploads/", &[], b"").await;
+    let d = Digest::of(Algorithm::Sha256, b"whole blob in the put");
+    let r =
+        send(addr, Method::PUT, &format!("{}&digest={d}", r.header("location")), &[], b"whole blob in the put").await;
+    assert_eq!(r.status, StatusCode::CREATED);
+
+    // A PATCH body with Transfer-Encoding: chunked on a one-request connection.
+    let r = send(addr, Method::POST, "/v2/c/blobs/uploads/", &[], b"").await;
+    let loc = r.header("location").to_owned();
+    let answer = raw(
+        addr,
+        format!(
+            "PATCH {loc} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("range: 0-10"), "{answer}");
+    let r = send(addr, Method::GET, &loc, &[], b"").await;
+    assert_eq!(r.header("range"), "0-10");
+
+    // Mount parameters percent-encoded.
+    let encoded = d.as_str().replace(':', "%3A");
+    let r = send(addr, Method::POST, &format!("/v2/e/f/blobs/uploads/?mount={encoded}&from=c"), &[], b"").await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r = send(addr, Method::POST, &format!("/v2/g/blobs/uploads/?mount={d}&from=e%2Ff"), &[], b"").await;
+    assert_eq!(r.status, StatusCode::CREATED);
+
+    // `Accept` spread over several header lines does not stop a manifest GET.
+    let config = push_blob(addr, "c", b"{}").await;
+    let body = image_manifest(&config, 2, &d, 21);
+    let r = send(
+        addr,
+        Method::PUT,
+        "/v2/c/manifests/t",
+        &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
+        &body,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let answer = raw(
+        addr,
+        b"GET /v2/c/manifests/t HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAccept: application/vnd.docker.distribution.manifest.v2+json\r\nAccept: application/vnd.oci.image.manifest.v1+json\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(std::str::from_utf8(&body).unwrap()));
+}

@@ -90,7 +90,7 @@ pub fn json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-/// Builds an OCI layout at `dir/layout` with one single-file image per tag
+/// Builds an OCI layout at `dir/layout` with one two-layer image per tag
 /// and, if `index_tag` is given, an index over all of them under that tag.
 pub fn build_layout(dir: &Path, tags: &[&str], index_tag: Option<&str>) -> PathBuf {
     let layout = dir.join("layout");
@@ -98,12 +98,14 @@ pub fn build_layout(dir: &Path, tags: &[&str], index_tag: Option<&str>) -> PathB
     for tag in tags {
         let image = format!("{}:{tag}", layout.display());
         run(Command::new("umoci").args(["new", "--image", &image]));
-        let file = dir.join(format!("{tag}.txt"));
-        std::fs::write(&file, format!("built for {tag}\n")).unwrap();
-        run(Command::new("umoci")
-            .args(["insert", "--rootless", "--image", &image])
-            .arg(&file)
-            .arg(format!("/{tag}.txt")));
+        for layer in ["base", "app"] {
+            let file = dir.join(format!("{tag}-{layer}.txt"));
+            std::fs::write(&file, format!("{layer} layer built for {tag}\n")).unwrap();
+            run(Command::new("umoci")
+                .args(["insert", "--rootless", "--image", &image])
+                .arg(&file)
+                .arg(format!("/{layer}.txt")));
+        }
     }
     if let Some(index_tag) = index_tag {
         let mut index = json(&layout.join("index.json"));
