@@ -21,12 +21,17 @@ fn millis(t: std::time::SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-/// 202 with the session's location, size and id.
-fn in_progress(ctx: &Ctx<'_>, status: StatusCode, id: &str, size: u64, started_ms: u64) -> Response<Body> {
+/// Where the client continues the upload, with freshly signed state.
+fn location(ctx: &Ctx<'_>, id: &str, size: u64, started_ms: u64) -> String {
     let state = UploadState { name: ctx.repo.to_string(), uuid: id.to_owned(), offset: size, started_at: started_ms };
     let token = ctx.registry.tokens.sign(&state);
+    format!("/v2/{}/blobs/uploads/{id}?_state={token}", ctx.repo)
+}
+
+/// 202 (or 204 for status) with the session's location, size and id.
+fn in_progress(ctx: &Ctx<'_>, status: StatusCode, id: &str, size: u64, started_ms: u64) -> Response<Body> {
     let mut r = response::status(status);
-    response::set(&mut r, "location", format!("/v2/{}/blobs/uploads/{id}?_state={token}", ctx.repo));
+    response::set(&mut r, "location", location(ctx, id, size, started_ms));
     response::set(&mut r, "range", range_value(size));
     response::set(&mut r, "docker-upload-uuid", id);
     r
@@ -144,13 +149,7 @@ pub(crate) async fn patch(ctx: &Ctx<'_>, id: &str, req: Request<Incoming>) -> Ha
                 format!("chunk starts at {requested} but the upload holds {stored} bytes"),
             );
             response::set(&mut r, "range", range_value(stored));
-            response::set(
-                &mut r,
-                "location",
-                in_progress(ctx, StatusCode::ACCEPTED, id, stored, started).headers()["location"]
-                    .to_str()
-                    .unwrap_or(""),
-            );
+            response::set(&mut r, "location", location(ctx, id, stored, started));
             Ok(r)
         }
         Err(e) => Err(e),

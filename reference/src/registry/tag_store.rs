@@ -6,20 +6,24 @@ use super::paths;
 use crate::storage::StorageDriver;
 use bytes::Bytes;
 use drydock_spec::{Digest, RepositoryName, Tag};
-use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use tokio::sync::Mutex;
+
+/// Conditional tag updates are serialised per tag through one of this many
+/// locks (striped, so memory does not grow with the number of tags).
+const TAG_LOCK_STRIPES: usize = 64;
 
 #[derive(Clone)]
 pub struct TagStore {
     driver: Arc<dyn StorageDriver>,
-    /// Serialises conditional updates of one tag within this process.
-    locks: Arc<std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>>,
+    /// Serialises updates of one tag within this process.
+    locks: Arc<[Mutex<()>; TAG_LOCK_STRIPES]>,
 }
 
 impl TagStore {
     pub fn new(driver: Arc<dyn StorageDriver>) -> TagStore {
-        TagStore { driver, locks: Default::default() }
+        TagStore { driver, locks: Arc::new(std::array::from_fn(|_| Mutex::new(()))) }
     }
 
     pub async fn get(&self, repo: &RepositoryName, tag: &Tag) -> Result<Option<Digest>> {
@@ -38,11 +42,10 @@ impl TagStore {
     /// Points the tag at `d`. With `if_match`, only if the tag currently
     /// points at that digest.
     pub async fn put(&self, repo: &RepositoryName, tag: &Tag, d: &Digest, if_match: Option<&Digest>) -> Result<()> {
-        let lock = {
-            let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-            locks.entry(format!("{repo}:{tag}")).or_default().clone()
-        };
-        let _held = lock.lock().await;
+        // SipHash with fixed keys: the same stripe for the same tag in every run.
+        let mut h = std::hash::DefaultHasher::new();
+        (repo.as_str(), tag.as_str()).hash(&mut h);
+        let _held = self.locks[(h.finish() % TAG_LOCK_STRIPES as u64) as usize].lock().await;
         if let Some(expected) = if_match {
             let current = self.get(repo, tag).await?;
             if current.as_ref() != Some(expected) {
