@@ -56,6 +56,127 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub tls: Option<Tls>,
     pub upload_purge: UploadPurge,
+    pub notifications: Notifications,
+}
+
+/// `[notifications]`: webhook endpoints.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Notifications {
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// One `[[notifications.endpoints]]` entry.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    pub name: String,
+    pub url: String,
+    #[serde(default)]
+    pub disabled: bool,
+    /// Header name → value (or values).
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, HeaderValues>,
+    #[serde(default = "default_timeout", with = "humantime_serde_compat")]
+    pub timeout: Duration,
+    #[serde(default = "default_threshold")]
+    pub threshold: u32,
+    #[serde(default = "default_backoff", with = "humantime_serde_compat")]
+    pub backoff: Duration,
+    #[serde(default)]
+    pub ignore: Ignore,
+    /// `v1`, `v2` or `cloudevents`.
+    #[serde(default = "default_format")]
+    pub format: String,
+    /// Rejections (4xx) of one event before it is dead-lettered; unset: never.
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum HeaderValues {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ignore {
+    pub media_types: Vec<String>,
+    pub actions: Vec<String>,
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_threshold() -> u32 {
+    3
+}
+fn default_backoff() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_format() -> String {
+    "v1".into()
+}
+
+impl Endpoint {
+    /// The registry's form, checked.
+    pub fn to_registry(&self) -> anyhow::Result<drydock_reference::notifications::EndpointConfig> {
+        use drydock_reference::notifications::EndpointConfig;
+        use drydock_spec::notification::{Action, Format};
+        let name = &self.name;
+        if !EndpointConfig::valid_name(name) {
+            bail!("notification endpoint name {name:?} must be letters, digits, '.', '_' or '-'");
+        }
+        let url: http::Uri = self.url.parse().with_context(|| format!("endpoint {name}: url {:?}", self.url))?;
+        if url.scheme_str() != Some("http") || url.host().is_none() {
+            bail!(
+                "endpoint {name}: url {:?} must be http://host[:port]/path (https endpoints are not supported yet)",
+                self.url
+            );
+        }
+        let mut c = EndpointConfig::new(name, url);
+        for (k, v) in &self.headers {
+            match v {
+                HeaderValues::One(v) => c.headers.push((k.clone(), v.clone())),
+                HeaderValues::Many(vs) => c.headers.extend(vs.iter().map(|v| (k.clone(), v.clone()))),
+            }
+        }
+        for (k, v) in &c.headers {
+            http::HeaderName::try_from(k.as_str()).with_context(|| format!("endpoint {name}: header name {k:?}"))?;
+            http::HeaderValue::try_from(v.as_str()).with_context(|| format!("endpoint {name}: header {k} value"))?;
+        }
+        c.timeout = self.timeout;
+        c.threshold = self.threshold.max(1);
+        c.backoff = self.backoff;
+        c.ignored_media_types = self.ignore.media_types.clone();
+        c.ignored_actions = self
+            .ignore
+            .actions
+            .iter()
+            .map(|a| Action::from_name(a).with_context(|| format!("endpoint {name}: unknown action {a:?}")))
+            .collect::<anyhow::Result<_>>()?;
+        c.format = Format::from_name(&self.format)
+            .with_context(|| format!("endpoint {name}: format {:?} is not v1, v2 or cloudevents", self.format))?;
+        c.max_attempts = self.max_attempts;
+        Ok(c)
+    }
+}
+
+impl Config {
+    /// The enabled endpoints, checked.
+    pub fn endpoints(&self) -> anyhow::Result<Vec<drydock_reference::notifications::EndpointConfig>> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        for e in self.notifications.endpoints.iter().filter(|e| !e.disabled) {
+            if !seen.insert(e.name.clone()) {
+                bail!("two notification endpoints are named {:?}", e.name);
+            }
+            out.push(e.to_registry()?);
+        }
+        Ok(out)
+    }
 }
 
 impl Default for Config {
@@ -69,6 +190,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(30),
             tls: None,
             upload_purge: UploadPurge::default(),
+            notifications: Notifications::default(),
         }
     }
 }
@@ -104,7 +226,8 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
 /// Reads distribution's `config.yml`. Supported: `storage.filesystem.rootdirectory`,
 /// `storage.inmemory`, `storage.delete.enabled`,
 /// `storage.maintenance.uploadpurging.{enabled,age,interval}`, `http.addr`,
-/// `http.secret`, `http.tls.{certificate,key}`; `version` is accepted.
+/// `http.secret`, `http.tls.{certificate,key}`, `notifications.endpoints`;
+/// `version` is accepted.
 pub fn from_distribution_yaml(text: &str) -> anyhow::Result<Loaded> {
     use serde_norway::Value;
     let doc: Value = serde_norway::from_str(text).context("parsing YAML")?;
@@ -207,10 +330,92 @@ pub fn from_distribution_yaml(text: &str) -> anyhow::Result<Loaded> {
                     }
                 }
             }
+            "notifications" => {
+                for (k, v) in v.as_mapping().into_iter().flatten() {
+                    match text_of(k, "key")?.as_str() {
+                        "endpoints" => {
+                            for (i, e) in v.as_sequence().into_iter().flatten().enumerate() {
+                                let endpoint = yaml_endpoint(e, i, &mut ignored)?;
+                                config.notifications.endpoints.push(endpoint);
+                            }
+                        }
+                        other => ignored.push(format!("notifications.{other}")),
+                    }
+                }
+            }
             other => ignored.push(other.to_owned()),
         }
     }
     Ok(Loaded { config, ignored })
+}
+
+/// One entry of distribution's `notifications.endpoints`. drydock's own
+/// `format` and `maxattempts` are read too.
+fn yaml_endpoint(v: &serde_norway::Value, index: usize, ignored: &mut Vec<String>) -> anyhow::Result<Endpoint> {
+    use serde_norway::Value;
+    let Value::Mapping(m) = v else { bail!("notifications.endpoints[{index}] must be a mapping") };
+    let mut e = Endpoint {
+        name: String::new(),
+        url: String::new(),
+        disabled: false,
+        headers: Default::default(),
+        timeout: default_timeout(),
+        threshold: default_threshold(),
+        backoff: default_backoff(),
+        ignore: Ignore::default(),
+        format: default_format(),
+        max_attempts: None,
+    };
+    let string = |v: &Value, key: &str| -> anyhow::Result<String> {
+        match v {
+            Value::String(s) => Ok(s.clone()),
+            Value::Number(n) => Ok(n.to_string()),
+            _ => bail!("notifications.endpoints[{index}].{key} must be a string"),
+        }
+    };
+    let strings = |v: &Value, key: &str| -> anyhow::Result<Vec<String>> {
+        v.as_sequence().into_iter().flatten().map(|s| string(s, key)).collect()
+    };
+    let duration = |v: &Value, key: &str| -> anyhow::Result<Duration> {
+        let s = string(v, key)?;
+        humantime::parse_duration(&s).with_context(|| format!("notifications.endpoints[{index}].{key}: {s:?}"))
+    };
+    let number = |v: &Value, key: &str| -> anyhow::Result<u32> {
+        v.as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .with_context(|| format!("notifications.endpoints[{index}].{key} must be a whole number"))
+    };
+    for (k, v) in m {
+        let key = string(k, "key")?;
+        match key.as_str() {
+            "name" => e.name = string(v, "name")?,
+            "url" => e.url = string(v, "url")?,
+            "disabled" => e.disabled = v.as_bool().unwrap_or(false),
+            "headers" => {
+                for (hk, hv) in v.as_mapping().into_iter().flatten() {
+                    let values = if hv.is_sequence() { strings(hv, "headers")? } else { vec![string(hv, "headers")?] };
+                    e.headers.insert(string(hk, "headers")?, HeaderValues::Many(values));
+                }
+            }
+            "timeout" => e.timeout = duration(v, "timeout")?,
+            "threshold" => e.threshold = number(v, "threshold")?,
+            "backoff" => e.backoff = duration(v, "backoff")?,
+            "ignoredmediatypes" => e.ignore.media_types.extend(strings(v, "ignoredmediatypes")?),
+            "ignore" => {
+                for (ik, iv) in v.as_mapping().into_iter().flatten() {
+                    match string(ik, "ignore")?.as_str() {
+                        "mediatypes" => e.ignore.media_types.extend(strings(iv, "ignore.mediatypes")?),
+                        "actions" => e.ignore.actions.extend(strings(iv, "ignore.actions")?),
+                        other => ignored.push(format!("notifications.endpoints[{index}].ignore.{other}")),
+                    }
+                }
+            }
+            "format" => e.format = string(v, "format")?,
+            "maxattempts" => e.max_attempts = Some(number(v, "maxattempts")?),
+            other => ignored.push(format!("notifications.endpoints[{index}].{other}")),
+        }
+    }
+    Ok(e)
 }
 
 #[cfg(test)]
@@ -246,7 +451,22 @@ http:
     certificate: /c.pem
     key: /k.pem
 notifications:
-  endpoints: []
+  events:
+    includereferences: true
+  endpoints:
+    - name: ci
+      url: http://127.0.0.1:9000/events
+      headers:
+        Authorization: [Bearer abc]
+      timeout: 2s
+      threshold: 4
+      backoff: 3s
+      ignoredmediatypes: [application/octet-stream]
+      ignore:
+        actions: [pull]
+      format: cloudevents
+      maxattempts: 7
+      queuepolicy: drop
 "#;
         let loaded = from_distribution_yaml(yaml).unwrap();
         let c = loaded.config;
@@ -260,8 +480,25 @@ notifications:
         assert_eq!(c.tls, Some(Tls { certificate: "/c.pem".into(), key: "/k.pem".into() }));
         assert_eq!(
             loaded.ignored,
-            ["log", "storage.cache", "storage.maintenance.uploadpurging.dryrun", "http.headers", "notifications"]
+            [
+                "log",
+                "storage.cache",
+                "storage.maintenance.uploadpurging.dryrun",
+                "http.headers",
+                "notifications.events",
+                "notifications.endpoints[0].queuepolicy"
+            ]
         );
+        let endpoints = c.endpoints().unwrap();
+        assert_eq!(endpoints.len(), 1);
+        let e = &endpoints[0];
+        assert_eq!((e.name.as_str(), e.url.to_string().as_str()), ("ci", "http://127.0.0.1:9000/events"));
+        assert_eq!(e.headers, [("Authorization".to_owned(), "Bearer abc".to_owned())]);
+        assert_eq!((e.timeout, e.threshold, e.backoff), (Duration::from_secs(2), 4, Duration::from_secs(3)));
+        assert_eq!(e.ignored_media_types, ["application/octet-stream"]);
+        assert_eq!(e.ignored_actions, [drydock_spec::notification::Action::Pull]);
+        assert_eq!(e.format, drydock_spec::notification::Format::CloudEvents);
+        assert_eq!(e.max_attempts, Some(7));
     }
 
     #[test]
@@ -276,5 +513,16 @@ notifications:
         assert!(c.upload_purge.enabled);
         assert!(toml::from_str::<Config>("adr = \"x\"").is_err());
         assert!(from_distribution_yaml("http:\n  tls:\n    key: /k\n").is_err());
+        let with_endpoint: Config = toml::from_str(
+            "[[notifications.endpoints]]\nname = \"a\"\nurl = \"http://h:1/\"\nformat = \"v2\"\n[notifications.endpoints.ignore]\nactions = [\"pull\"]\n",
+        )
+        .unwrap();
+        assert_eq!(with_endpoint.endpoints().unwrap()[0].format, drydock_spec::notification::Format::V2);
+        let bad: Config =
+            toml::from_str("[[notifications.endpoints]]\nname = \"../x\"\nurl = \"http://h/\"\n").unwrap();
+        assert!(bad.endpoints().is_err());
+        let https: Config =
+            toml::from_str("[[notifications.endpoints]]\nname = \"x\"\nurl = \"https://h/\"\n").unwrap();
+        assert!(https.endpoints().is_err());
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod env;
 pub mod http;
+pub mod notifications;
 pub mod registry;
 pub mod storage;
 

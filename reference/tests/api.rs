@@ -25,9 +25,14 @@ async fn start(driver: Arc<dyn StorageDriver>, seed: u8, secret: &[u8]) -> Socke
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let (stream, _) = listener.accept().await.unwrap();
+            let (stream, peer) = listener.accept().await.unwrap();
             let registry = registry.clone();
-            tokio::spawn(drydock_reference::http::serve_connection(registry, stream, std::future::pending()));
+            tokio::spawn(drydock_reference::http::serve_connection(
+                registry,
+                stream,
+                peer.to_string(),
+                std::future::pending(),
+            ));
         }
     });
     addr

@@ -44,10 +44,11 @@ fn push_and_pull_through_a_simulated_network() {
             let registry = Registry::new(storage, Env::new(Arc::new(SimClock), [9; 32]), b"sim-secret", true);
             let listener = turmoil::net::TcpListener::bind("0.0.0.0:5000").await?;
             loop {
-                let (stream, _) = listener.accept().await?;
+                let (stream, peer) = listener.accept().await?;
                 tokio::spawn(drydock_reference::http::serve_connection(
                     registry.clone(),
                     stream,
+                    peer.to_string(),
                     std::future::pending(),
                 ));
             }

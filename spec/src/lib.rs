@@ -15,6 +15,7 @@ mod hex;
 pub mod manifest;
 pub mod media_type;
 pub mod name;
+pub mod notification;
 pub mod tarsum;
 
 pub use digest::{Algorithm, Digest, DigestError, Digester, Verifier};

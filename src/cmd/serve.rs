@@ -92,17 +92,22 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Some(s) => s.as_bytes().to_vec(),
         None => entropy::<32>()?.to_vec(),
     };
-    let registry = Registry::new(driver, env.clone(), &secret, config.delete);
     let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
+    let mut registry =
+        Registry::new(driver, env.clone(), &secret, config.delete).with_notifications(config.endpoints()?);
     let listener =
         tokio::net::TcpListener::bind(&config.addr).await.with_context(|| format!("binding {}", config.addr))?;
+    registry.source_addr = listener.local_addr()?.to_string();
+    registry.scheme = if tls.is_some() { "https" } else { "http" };
+    registry.notifications.start_workers(Arc::new(TcpConnector)).await?;
     tracing::info!(
-        instance_id = %env.new_uuid(),
+        instance_id = %registry.instance_id,
         addr = %listener.local_addr()?,
         storage = registry.driver.name(),
         root = %display_root(&config),
         delete_enabled = config.delete,
         tls = tls.is_some(),
+        notification_endpoints = registry.notifications.endpoint_names().len(),
         "drydock registry listening"
     );
     if config.upload_purge.enabled {
@@ -133,9 +138,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 let tls = tls.clone();
                 tokio::spawn(async move {
                     let result = match tls {
-                        None => drydock_reference::http::serve_connection(registry, stream, stopped).await,
+                        None => drydock_reference::http::serve_connection(registry, stream, peer.to_string(), stopped).await,
                         Some(acceptor) => match tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                            Ok(Ok(stream)) => drydock_reference::http::serve_connection(registry, stream, stopped).await,
+                            Ok(Ok(stream)) => drydock_reference::http::serve_connection(registry, stream, peer.to_string(), stopped).await,
                             Ok(Err(e)) => {
                                 tracing::debug!(%peer, error = %e, "TLS handshake failed");
                                 Ok(())
@@ -176,6 +181,18 @@ async fn purge_uploads_periodically(registry: Registry, purge: config::UploadPur
             Ok(purged) => tracing::info!(removed = purged.len(), "upload purge removed abandoned uploads"),
             Err(e) => tracing::warn!(error = %e, "upload purge failed"),
         }
+    }
+}
+
+/// Connections to webhook endpoints.
+struct TcpConnector;
+
+#[async_trait::async_trait]
+impl drydock_reference::notifications::Connector for TcpConnector {
+    async fn connect(&self, host: &str, port: u16) -> std::io::Result<Box<dyn drydock_reference::notifications::Io>> {
+        let stream = tokio::net::TcpStream::connect((host, port)).await?;
+        stream.set_nodelay(true)?;
+        Ok(Box::new(stream))
     }
 }
 

@@ -3,6 +3,7 @@
 use super::response::{self, Body};
 use super::{Ctx, HandlerResult};
 use crate::registry::error::RegistryError;
+use drydock_spec::notification::Action;
 use drydock_spec::{Digest, ErrorCode};
 use futures_util::stream;
 use http::{Request, Response, StatusCode, header};
@@ -73,6 +74,10 @@ pub(crate) async fn get(ctx: &Ctx<'_>, digest: &str, req: &Request<Incoming>, wi
             return Ok(r);
         }
     };
+    if with_body {
+        let target = ctx.events.listener().blob(&ctx.repo, &d, size);
+        ctx.events.emit(Action::Pull, target).await?;
+    }
     let body = if with_body { stream_blob(ctx, d.clone(), start, end) } else { response::empty() };
     let mut r = Response::new(body);
     *r.status_mut() = status;
@@ -119,5 +124,6 @@ pub(crate) async fn delete(ctx: &Ctx<'_>, digest: &str) -> HandlerResult {
     if ctx.registry.layers.size(&ctx.repo, &d).await?.is_none() || !ctx.registry.layers.unlink(&ctx.repo, &d).await? {
         return Err(RegistryError::BlobUnknown(d));
     }
+    ctx.events.emit(Action::Delete, ctx.events.listener().deleted(&ctx.repo, &d)).await?;
     Ok(response::status(StatusCode::ACCEPTED))
 }

@@ -6,6 +6,7 @@ use crate::registry::error::RegistryError;
 use bytes::Bytes;
 use drydock_spec::manifest::MANIFEST_MAX_BYTES;
 use drydock_spec::name::ReferenceError;
+use drydock_spec::notification::Action;
 use drydock_spec::{Digest, ErrorCode, Manifest, Reference};
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
@@ -39,6 +40,14 @@ pub(crate) async fn get(ctx: &Ctx<'_>, reference: &str, req: &Request<Incoming>,
     let reference = parse_reference(reference)?;
     let d = resolve(ctx, &reference).await?;
     let m = ctx.registry.manifests.get(&ctx.repo, &d).await?;
+    if with_body {
+        let tag = match &reference {
+            Reference::Tag(t) => Some(t.as_str()),
+            Reference::Digest(_) => None,
+        };
+        let target = ctx.events.listener().manifest(&ctx.repo, &m.media_type, &m.digest, m.body.len() as u64, tag);
+        ctx.events.emit(Action::Pull, target).await?;
+    }
     let mut r = if none_match(req, &m.digest) {
         let mut r = response::status(StatusCode::NOT_MODIFIED);
         r.headers_mut().remove(header::CONTENT_LENGTH);
@@ -80,11 +89,15 @@ pub(crate) async fn put(ctx: &Ctx<'_>, reference: &str, req: Request<Incoming>) 
     let manifest = Manifest::parse(body.to_vec(), content_type.as_deref())
         .map_err(|e| RegistryError::ManifestInvalid(e.to_string()))?;
     let subject = manifest.subject.as_ref().map(|s| s.digest.clone());
+    let (media_type, size) = (manifest.media_type(), manifest.raw().len() as u64);
     let (digest_in_url, tag) = match &reference {
         Reference::Digest(d) => (Some(d), None),
         Reference::Tag(t) => (None, Some((t, if_match.as_ref()))),
     };
     let d = ctx.registry.manifests.put(&ctx.repo, manifest, digest_in_url, tag).await?;
+    let tag_name = tag.map(|(t, _)| t.as_str());
+    let target = ctx.events.listener().manifest(&ctx.repo, media_type, &d, size, tag_name);
+    ctx.events.emit(Action::Push, target).await?;
     let mut r = response::status(StatusCode::CREATED);
     response::set(&mut r, "location", format!("/v2/{}/manifests/{d}", ctx.repo));
     response::set(&mut r, "docker-content-digest", d.as_str());
@@ -100,11 +113,17 @@ pub(crate) async fn delete(ctx: &Ctx<'_>, reference: &str) -> HandlerResult {
     }
     match parse_reference(reference)? {
         Reference::Digest(d) => {
-            ctx.registry.manifests.delete(&ctx.repo, &d).await?;
+            let tags = ctx.registry.manifests.delete(&ctx.repo, &d).await?;
+            let listener = ctx.events.listener();
+            ctx.events.emit(Action::Delete, listener.deleted(&ctx.repo, &d)).await?;
+            for tag in tags {
+                ctx.events.emit(Action::Delete, listener.deleted_tag(&ctx.repo, tag.as_str())).await?;
+            }
             Ok(response::status(StatusCode::ACCEPTED))
         }
         Reference::Tag(t) => {
             if ctx.registry.tags().delete(&ctx.repo, &t).await? {
+                ctx.events.emit(Action::Delete, ctx.events.listener().deleted_tag(&ctx.repo, t.as_str())).await?;
                 Ok(response::status(StatusCode::ACCEPTED))
             } else {
                 Err(RegistryError::ManifestUnknown(t.to_string()))

@@ -13,10 +13,12 @@ pub mod response;
 pub mod route;
 mod uploads;
 
+use crate::notifications::{Bridge, metrics};
 use crate::registry::Registry;
 use crate::registry::error::RegistryError;
 use bytes::Bytes;
 use drydock_spec::ErrorCode;
+use drydock_spec::notification::{RequestRecord, SourceRecord};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -31,14 +33,15 @@ pub const API_VERSION: &str = "registry/2.0";
 /// Serves HTTP/1.1 on one connection until the peer closes it. When
 /// `shutdown` completes, the request in flight (if any) finishes and the
 /// connection then closes.
-pub async fn serve_connection<IO, F>(registry: Registry, io: IO, shutdown: F) -> Result<(), hyper::Error>
+pub async fn serve_connection<IO, F>(registry: Registry, io: IO, peer: String, shutdown: F) -> Result<(), hyper::Error>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: std::future::Future<Output = ()>,
 {
     let service = hyper::service::service_fn(move |req| {
         let registry = registry.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle(&registry, req).await) }
+        let peer = peer.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(&registry, req, &peer).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
@@ -50,13 +53,14 @@ where
     conn.await
 }
 
-/// One request, start to finish, with its log line.
-pub async fn handle(registry: &Registry, req: Request<Incoming>) -> Response<Body> {
+/// One request, start to finish, with its log line. `peer` is the client's
+/// address as the caller knows it.
+pub async fn handle(registry: &Registry, req: Request<Incoming>, peer: &str) -> Response<Body> {
     let started = tokio::time::Instant::now();
     let id = registry.env.new_uuid();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let mut resp = dispatch(registry, req).await;
+    let mut resp = dispatch(registry, req, &id, peer).await;
     response::set(&mut resp, API_VERSION_HEADER, API_VERSION);
     response::set(&mut resp, "x-request-id", &id);
     let bytes =
@@ -78,13 +82,47 @@ pub(crate) struct Ctx<'a> {
     pub registry: &'a Registry,
     pub repo: drydock_spec::RepositoryName,
     pub query: HashMap<String, String>,
+    /// Where the handler reports what it did.
+    pub events: Bridge,
+}
+
+fn bridge(registry: &Registry, req: &Request<Incoming>, request_id: &str, peer: &str) -> Bridge {
+    let header = |name: http::header::HeaderName| {
+        req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    };
+    let host = header(http::header::HOST);
+    let request = RequestRecord {
+        id: request_id.to_owned(),
+        addr: peer.to_owned(),
+        host: host.clone(),
+        method: req.method().to_string(),
+        useragent: header(http::header::USER_AGENT),
+    };
+    let source = SourceRecord { addr: registry.source_addr.clone(), instance_id: registry.instance_id.clone() };
+    let base = format!(
+        "{}://{}",
+        registry.scheme,
+        if host.is_empty() { registry.source_addr.as_str() } else { host.as_str() }
+    );
+    Bridge::new(registry.notifications.clone(), registry.env.clone(), request, source, base)
 }
 
 fn query(req: &Request<Incoming>) -> HashMap<String, String> {
     form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect()
 }
 
-async fn dispatch(registry: &Registry, req: Request<Incoming>) -> Response<Body> {
+async fn dispatch(registry: &Registry, req: Request<Incoming>, request_id: &str, peer: &str) -> Response<Body> {
+    match (req.method(), req.uri().path()) {
+        (&Method::GET, "/debug/vars") => {
+            return response::json(StatusCode::OK, &metrics::expvar(&registry.notifications.metrics()));
+        }
+        (&Method::GET, "/metrics") => {
+            let mut r = Response::new(response::full(metrics::prometheus(&registry.notifications.metrics())));
+            response::set(&mut r, "content-type", "text/plain; version=0.0.4");
+            return r;
+        }
+        _ => {}
+    }
     let Some(route) = Route::parse(req.uri().path()) else {
         return response::error_with_status(ErrorCode::Unsupported, 404, "no such endpoint");
     };
@@ -104,7 +142,7 @@ async fn dispatch(registry: &Registry, req: Request<Incoming>) -> Response<Body>
                 Ok(r) => r,
                 Err(e) => return response::error(ErrorCode::NameInvalid, e.to_string()),
             };
-            let ctx = Ctx { registry, repo, query: query(&req) };
+            let ctx = Ctx { registry, repo, query: query(&req), events: bridge(registry, &req, request_id, peer) };
             let result = match (route, method) {
                 (Route::Tags { .. }, Method::GET) => listing::tags(&ctx).await,
                 (Route::Manifest { reference, .. }, Method::GET) => manifests::get(&ctx, &reference, &req, true).await,

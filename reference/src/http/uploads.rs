@@ -6,6 +6,7 @@ use super::response::{self, Body};
 use super::{Ctx, HandlerResult, body_stream};
 use crate::registry::error::RegistryError;
 use crate::registry::upload_token::UploadState;
+use drydock_spec::notification::Action;
 use drydock_spec::{Digest, ErrorCode, RepositoryName};
 use http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
@@ -89,16 +90,23 @@ pub(crate) async fn start(ctx: &Ctx<'_>, req: Request<Incoming>) -> HandlerResul
 /// already stored. True only if the link was really made.
 async fn try_mount(ctx: &Ctx<'_>, d: &Digest) -> Result<bool, RegistryError> {
     let registry = ctx.registry;
-    let available = match ctx.query.get("from").map(|f| RepositoryName::parse(f)) {
-        Some(Ok(from)) => registry.layers.size(&from, d).await?.is_some(),
-        Some(Err(_)) => false,
+    let from = match ctx.query.get("from").map(|f| RepositoryName::parse(f)) {
+        Some(Ok(from)) => Some(from),
+        Some(Err(_)) => return Ok(false),
+        None => None,
+    };
+    let available = match &from {
+        Some(from) => registry.layers.size(from, d).await?.is_some(),
         None => registry.blobs.size(d).await?.is_some(),
     };
     if !available {
         return Ok(false);
     }
     registry.layers.link(&ctx.repo, d).await?;
-    Ok(registry.layers.size(&ctx.repo, d).await?.is_some())
+    let Some(size) = registry.layers.size(&ctx.repo, d).await? else { return Ok(false) };
+    let target = ctx.events.listener().mounted_blob(&ctx.repo, d, size, from.as_ref());
+    ctx.events.emit(Action::Mount, target).await?;
+    Ok(true)
 }
 
 pub(crate) async fn status(ctx: &Ctx<'_>, id: &str) -> HandlerResult {
@@ -172,10 +180,11 @@ pub(crate) async fn put(ctx: &Ctx<'_>, id: &str, req: Request<Incoming>) -> Hand
 /// Appends the final body, verifies, stores and links the blob.
 async fn commit(ctx: &Ctx<'_>, id: &str, d: &Digest, req: Request<Incoming>) -> HandlerResult {
     let registry = ctx.registry;
-    let (_, data) = registry.uploads.finish(&ctx.repo, id, d, body_stream(req)).await?;
+    let (size, data) = registry.uploads.finish(&ctx.repo, id, d, body_stream(req)).await?;
     registry.blobs.adopt(&data, d).await?;
     registry.layers.link(&ctx.repo, d).await?;
     let _ = registry.uploads.cancel(&ctx.repo, id).await;
+    ctx.events.emit(Action::Push, ctx.events.listener().blob(&ctx.repo, d, size)).await?;
     Ok(created(&ctx.repo, d))
 }
 

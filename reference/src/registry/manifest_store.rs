@@ -93,13 +93,15 @@ impl ManifestStore {
         self.tags.get(repo, tag).await?.ok_or_else(|| RegistryError::ManifestUnknown(tag.to_string()))
     }
 
-    /// Deletes a manifest revision and every tag that points at it.
-    pub async fn delete(&self, repo: &RepositoryName, digest: &Digest) -> Result<()> {
+    /// Deletes a manifest revision and every tag that points at it; returns
+    /// those tags.
+    pub async fn delete(&self, repo: &RepositoryName, digest: &Digest) -> Result<Vec<Tag>> {
         if self.revisions.size(repo, digest).await?.is_none() {
             return Err(RegistryError::ManifestUnknown(digest.to_string()));
         }
-        for tag in self.tags.tags_for(repo, digest).await? {
-            self.tags.delete(repo, &tag).await?;
+        let tags = self.tags.tags_for(repo, digest).await?;
+        for tag in &tags {
+            self.tags.delete(repo, tag).await?;
         }
         self.revisions.unlink(repo, digest).await?;
         let body = self.blobs.get(digest).await?;
@@ -108,6 +110,6 @@ impl ManifestStore {
         {
             self.referrers.remove(repo, &subject.digest, digest).await?;
         }
-        Ok(())
+        Ok(tags)
     }
 }

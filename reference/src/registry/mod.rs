@@ -14,6 +14,7 @@ pub mod tag_store;
 pub mod upload_token;
 
 use crate::env::Env;
+use crate::notifications::Broadcaster;
 use crate::storage::StorageDriver;
 use blob_store::BlobStore;
 use blob_writer::BlobWriter;
@@ -35,6 +36,14 @@ pub struct Registry {
     pub uploads: BlobWriter,
     pub tokens: TokenSigner,
     pub delete_enabled: bool,
+    /// Identifies this process in logs and event sources; new every start.
+    pub instance_id: String,
+    /// Where events go; empty unless endpoints are configured.
+    pub notifications: Broadcaster,
+    /// `host:port` this instance reports as its event source.
+    pub source_addr: String,
+    /// `http` or `https`, for URLs in events.
+    pub scheme: &'static str,
 }
 
 impl Registry {
@@ -49,7 +58,12 @@ impl Registry {
             tags: TagStore::new(driver.clone()),
             referrers: ReferrersStore::new(driver.clone(), blobs.clone()),
         };
+        let instance_id = env.new_uuid();
         Registry {
+            notifications: Broadcaster::new(driver.clone(), &instance_id, Vec::new()),
+            instance_id,
+            source_addr: String::new(),
+            scheme: "http",
             uploads: BlobWriter::new(driver.clone()),
             driver,
             env,
@@ -59,6 +73,12 @@ impl Registry {
             tokens: TokenSigner::new(secret),
             delete_enabled,
         }
+    }
+
+    /// Sends events to these endpoints (recorded in this registry's storage).
+    pub fn with_notifications(mut self, endpoints: Vec<crate::notifications::EndpointConfig>) -> Registry {
+        self.notifications = Broadcaster::new(self.driver.clone(), &self.instance_id, endpoints);
+        self
     }
 
     pub fn tags(&self) -> &TagStore {

@@ -1,0 +1,51 @@
+//! Per request: turns targets into events carrying the request, actor and
+//! source, and records them through the broadcaster before the handler
+//! answers.
+
+use super::Broadcaster;
+use super::listener::Listener;
+use crate::env::Env;
+use crate::registry::error::Result;
+use drydock_spec::notification::{Action, ActorRecord, Event, RequestRecord, SourceRecord, Target};
+
+pub struct Bridge {
+    broadcaster: Broadcaster,
+    env: Env,
+    request: RequestRecord,
+    source: SourceRecord,
+    base: String,
+}
+
+impl Bridge {
+    pub fn new(
+        broadcaster: Broadcaster,
+        env: Env,
+        request: RequestRecord,
+        source: SourceRecord,
+        base: String,
+    ) -> Bridge {
+        Bridge { broadcaster, env, request, source, base }
+    }
+
+    pub fn listener(&self) -> Listener<'_> {
+        Listener { base: &self.base }
+    }
+
+    /// Records one event; returns once it is durable.
+    pub async fn emit(&self, action: Action, target: Target) -> Result<()> {
+        if self.broadcaster.is_empty() {
+            return Ok(());
+        }
+        let now = self.env.now();
+        let event = Event {
+            id: self.env.new_uuid(),
+            timestamp: humantime::format_rfc3339_nanos(now).to_string(),
+            action,
+            target,
+            request: self.request.clone(),
+            actor: ActorRecord::default(),
+            source: self.source.clone(),
+        };
+        self.broadcaster.write(&event, now).await
+    }
+}

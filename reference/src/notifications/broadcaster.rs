@@ -1,0 +1,99 @@
+//! One event to every endpoint: recorded in each endpoint's durable queue
+//! (skipping endpoints that ignore it), then the endpoint's worker is woken.
+//! Recording is all the request path waits for; delivery happens elsewhere,
+//! so a slow endpoint never slows a push or another endpoint.
+
+use super::EndpointConfig;
+use super::endpoint::{Connector, HttpEndpoint};
+use super::metrics::{EndpointMetrics, Snapshot};
+use super::queue::EventQueue;
+use super::worker::Worker;
+use crate::registry::error::Result;
+use crate::storage::StorageDriver;
+use drydock_spec::notification::Event;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::SystemTime;
+use tokio::sync::Notify;
+
+struct Endpoint {
+    config: Arc<EndpointConfig>,
+    queue: EventQueue,
+    metrics: Arc<EndpointMetrics>,
+    wake: Arc<Notify>,
+}
+
+#[derive(Clone)]
+pub struct Broadcaster {
+    endpoints: Arc<Vec<Endpoint>>,
+}
+
+impl Broadcaster {
+    pub fn new(driver: Arc<dyn StorageDriver>, instance_id: &str, configs: Vec<EndpointConfig>) -> Broadcaster {
+        let endpoints = configs
+            .into_iter()
+            .map(|c| Endpoint {
+                queue: EventQueue::new(driver.clone(), &c.name, instance_id),
+                config: Arc::new(c),
+                metrics: Arc::default(),
+                wake: Arc::default(),
+            })
+            .collect();
+        Broadcaster { endpoints: Arc::new(endpoints) }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.endpoints.is_empty()
+    }
+
+    /// Records `event` durably for every endpoint that wants it.
+    pub async fn write(&self, event: &Event, now: SystemTime) -> Result<()> {
+        for e in self.endpoints.iter() {
+            if ignores(&e.config, event) {
+                continue;
+            }
+            e.queue.record(event, now).await?;
+            e.metrics.events.fetch_add(1, Relaxed);
+            e.metrics.pending.fetch_add(1, Relaxed);
+            e.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Starts one delivery worker per endpoint (call once per process). The
+    /// pending gauge starts from what storage already holds.
+    pub async fn start_workers(&self, connector: Arc<dyn Connector>) -> Result<()> {
+        for e in self.endpoints.iter() {
+            let backlog = e.queue.count_pending().await?;
+            e.metrics.pending.fetch_add(backlog as i64, Relaxed);
+            let worker = Worker {
+                config: e.config.clone(),
+                queue: e.queue.clone(),
+                endpoint: HttpEndpoint::new(e.config.clone(), connector.clone()),
+                metrics: e.metrics.clone(),
+                wake: e.wake.clone(),
+            };
+            tokio::spawn(worker.run());
+        }
+        Ok(())
+    }
+
+    /// `(name, url, metrics)` for every endpoint, in configuration order.
+    pub fn metrics(&self) -> Vec<(String, String, Snapshot)> {
+        self.endpoints.iter().map(|e| (e.config.name.clone(), e.config.url.to_string(), e.metrics.snapshot())).collect()
+    }
+
+    /// The queue of the named endpoint (for `drydock events`).
+    pub fn queue(&self, name: &str) -> Option<&EventQueue> {
+        self.endpoints.iter().find(|e| e.config.name == name).map(|e| &e.queue)
+    }
+
+    pub fn endpoint_names(&self) -> Vec<String> {
+        self.endpoints.iter().map(|e| e.config.name.clone()).collect()
+    }
+}
+
+fn ignores(config: &EndpointConfig, event: &Event) -> bool {
+    config.ignored_actions.contains(&event.action)
+        || event.target.media_type.as_ref().is_some_and(|mt| config.ignored_media_types.iter().any(|i| i == mt))
+}
