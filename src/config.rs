@@ -165,6 +165,18 @@ impl Endpoint {
 }
 
 impl Config {
+    /// The storage driver this configuration names (creating the root).
+    pub fn driver(&self) -> anyhow::Result<std::sync::Arc<dyn drydock_reference::storage::StorageDriver>> {
+        use drydock_reference::storage::{FilesystemDriver, InMemoryDriver};
+        Ok(match self.storage {
+            StorageKind::Filesystem => {
+                std::fs::create_dir_all(&self.root).with_context(|| format!("creating {}", self.root.display()))?;
+                std::sync::Arc::new(FilesystemDriver::new(&self.root))
+            }
+            StorageKind::Memory => std::sync::Arc::new(InMemoryDriver::new()),
+        })
+    }
+
     /// The enabled endpoints, checked.
     pub fn endpoints(&self) -> anyhow::Result<Vec<drydock_reference::notifications::EndpointConfig>> {
         let mut seen = std::collections::BTreeSet::new();

@@ -25,6 +25,8 @@ enum Command {
     Sim(cmd::NotYet),
     /// Print the digest (or tarsum) of files.
     Digest(cmd::digest::Args),
+    /// Inspect and replay undeliverable webhook events.
+    Events(cmd::events::Args),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         Command::Check(_) => return cmd::not_yet("check"),
         Command::Sim(_) => return cmd::not_yet("sim"),
         Command::Digest(args) => cmd::digest::run(args),
+        Command::Events(args) => cmd::events::run(args),
     };
     match outcome {
         Ok(code) => code,

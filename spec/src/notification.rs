@@ -165,26 +165,40 @@ fn indented(value: &impl Serialize) -> Vec<u8> {
     out
 }
 
-/// The CloudEvents 1.0 document for an event: `type` is
+/// A CloudEvents 1.0 document (structured mode) carrying one event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CloudEvent {
+    pub specversion: String,
+    pub id: String,
+    pub source: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub subject: String,
+    pub time: String,
+    pub datacontenttype: String,
+    pub data: Event,
+}
+
+/// The CloudEvents document for an event: `type` is
 /// `drydock.registry.<action>`, `source` names the instance, `subject` the
 /// repository (with `:tag` or `@digest`), and `data` is the event itself.
-pub fn cloud_event(event: &Event) -> serde_json::Value {
+pub fn cloud_event(event: &Event) -> CloudEvent {
     let t = &event.target;
     let subject = match (&t.tag, &t.digest) {
         (Some(tag), _) => format!("{}:{tag}", t.repository),
         (None, Some(d)) => format!("{}@{d}", t.repository),
         (None, None) => t.repository.clone(),
     };
-    serde_json::json!({
-        "specversion": "1.0",
-        "id": event.id,
-        "source": format!("drydock://{}/{}", event.source.addr, event.source.instance_id),
-        "type": format!("drydock.registry.{}", event.action.name()),
-        "subject": subject,
-        "time": event.timestamp,
-        "datacontenttype": "application/json",
-        "data": event,
-    })
+    CloudEvent {
+        specversion: "1.0".into(),
+        id: event.id.clone(),
+        source: format!("drydock://{}/{}", event.source.addr, event.source.instance_id),
+        kind: format!("drydock.registry.{}", event.action.name()),
+        subject,
+        time: event.timestamp.clone(),
+        datacontenttype: "application/json".into(),
+        data: event.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -217,8 +231,9 @@ mod tests {
         let back: Envelope = serde_json::from_slice(&Format::V2.render(&e)).unwrap();
         assert_eq!(back.events, std::slice::from_ref(&e));
         let ce = cloud_event(&e);
-        assert_eq!(ce["subject"], "a/b:v1");
-        assert_eq!(ce["type"], "drydock.registry.delete");
-        assert_eq!(ce["data"]["id"], "e1");
+        assert_eq!(ce.subject, "a/b:v1");
+        assert_eq!(ce.kind, "drydock.registry.delete");
+        let back: CloudEvent = serde_json::from_slice(&Format::CloudEvents.render(&e)).unwrap();
+        assert_eq!(back.data, e);
     }
 }

@@ -1,4 +1,5 @@
 pub mod digest;
+pub mod events;
 pub mod serve;
 
 use std::process::ExitCode;

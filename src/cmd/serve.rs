@@ -5,7 +5,6 @@
 
 use crate::config::{self, Config, Loaded, StorageKind};
 use anyhow::Context;
-use drydock_reference::storage::{FilesystemDriver, InMemoryDriver, StorageDriver};
 use drydock_reference::{Clock, Env, Registry};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -80,13 +79,7 @@ fn entropy<const N: usize>() -> anyhow::Result<[u8; N]> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let driver: Arc<dyn StorageDriver> = match config.storage {
-        StorageKind::Filesystem => {
-            std::fs::create_dir_all(&config.root).with_context(|| format!("creating {}", config.root.display()))?;
-            Arc::new(FilesystemDriver::new(&config.root))
-        }
-        StorageKind::Memory => Arc::new(InMemoryDriver::new()),
-    };
+    let driver = config.driver()?;
     let env = Env::new(Arc::new(SystemClock), entropy()?);
     let secret = match &config.secret {
         Some(s) => s.as_bytes().to_vec(),

@@ -1,0 +1,164 @@
+//! Nothing acknowledged is lost: `drydock serve` killed with SIGKILL while its
+//! webhook endpoint is down delivers every acknowledged push after a restart,
+//! once the endpoint comes up. And `drydock events` lists and replays what an
+//! endpoint kept rejecting.
+
+mod common;
+
+use common::{Process, Scratch, free_port, spawn_listening};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A webhook receiver: answers every POST with `status` and keeps the bodies.
+struct Receiver {
+    bodies: Arc<Mutex<Vec<serde_json::Value>>>,
+    status: Arc<AtomicU16>,
+}
+
+impl Receiver {
+    fn start(port: u16, status: u16) -> Receiver {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let status = Arc::new(AtomicU16::new(status));
+        let (b, s) = (bodies.clone(), status.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let _ = Self::serve(conn, &b, &s);
+            }
+        });
+        Receiver { bodies, status }
+    }
+
+    fn serve(conn: TcpStream, bodies: &Mutex<Vec<serde_json::Value>>, status: &AtomicU16) -> std::io::Result<()> {
+        let mut reader = BufReader::new(conn.try_clone()?);
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line)?;
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body)?;
+        let code = status.load(Ordering::SeqCst);
+        if code == 200 {
+            bodies.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
+        }
+        write!(&conn, "HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    }
+
+    fn digests(&self) -> Vec<String> {
+        self.bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|b| b["events"][0]["target"]["digest"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+fn write_config(dir: &Path, receiver_port: u16, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("drydock.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "root = {:?}\n[[notifications.endpoints]]\nname = \"hook\"\nurl = \"http://127.0.0.1:{receiver_port}/events\"\nthreshold = 1\nbackoff = \"50ms\"\ntimeout = \"1s\"\n{extra}",
+            dir.join("storage")
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn serve(config: &Path) -> (Process, u16) {
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_drydock"));
+    cmd.args(["serve", "--config", config.to_str().unwrap(), "--addr", &format!("127.0.0.1:{port}")]);
+    (spawn_listening(&mut cmd, port), port)
+}
+
+/// Pushes `data` as a blob with one monolithic POST; returns its digest.
+fn push(port: u16, data: &[u8]) -> String {
+    let digest = drydock_spec::Digest::of(drydock_spec::Algorithm::Sha256, data).to_string();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "POST /v2/crash/test/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        data.len()
+    )
+    .unwrap();
+    s.write_all(data).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    digest
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..1000 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn acknowledged_pushes_survive_sigkill_while_the_endpoint_is_down() {
+    let scratch = Scratch::new("crash");
+    let receiver_port = free_port(); // nothing listens there yet
+    let config = write_config(&scratch.0, receiver_port, "");
+    let (server, port) = serve(&config);
+    let pushed: Vec<String> = (0..6u8).map(|i| push(port, &vec![i; 1000 + usize::from(i)])).collect();
+    // SIGKILL: no shutdown path runs.
+    let mut server = server;
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    drop(server);
+
+    let (_server, _port) = serve(&config);
+    let receiver = Receiver::start(receiver_port, 200);
+    wait_for("every acknowledged push to be delivered", || receiver.digests().len() >= pushed.len());
+    assert_eq!(receiver.digests(), pushed, "each event once, in acknowledgement order");
+}
+
+#[test]
+fn rejected_events_are_dead_lettered_then_replayed() {
+    let scratch = Scratch::new("dead-letters");
+    let receiver_port = free_port();
+    let receiver = Receiver::start(receiver_port, 422);
+    let config = write_config(&scratch.0, receiver_port, "max_attempts = 2\n");
+    let (server, port) = serve(&config);
+    let pushed = vec![push(port, b"first"), push(port, b"second")];
+    let events = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_drydock"))
+            .arg("events")
+            .args(args)
+            .args(["--config", config.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    wait_for("both events to be dead-lettered", || events(&["list"]).contains("2 dead-lettered"));
+    let listing = events(&["list", "--endpoint", "hook"]);
+    assert!(listing.contains("push crash/test@") && listing.contains("0 pending"), "{listing}");
+
+    receiver.status.store(200, Ordering::SeqCst);
+    assert!(events(&["replay", "--endpoint", "hook"]).contains("replayed 2 event(s)"));
+    wait_for("the replayed events", || receiver.digests().len() >= 2);
+    assert_eq!(receiver.digests(), pushed);
+    assert!(events(&["list"]).contains("0 dead-lettered"));
+    drop(server);
+}
