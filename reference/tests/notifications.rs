@@ -374,3 +374,45 @@ async fn threshold_then_backoff_under_paused_time() {
     );
     assert_eq!(registry.notifications.metrics()[0].2.failures, 6);
 }
+
+#[tokio::test]
+async fn failed_operations_produce_no_event() {
+    let receiver = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let endpoint = EndpointConfig::new("quiet", format!("{}/", receiver.uri()).parse().unwrap());
+    let registry = registry_with(vec![endpoint]);
+    let broadcaster = registry.notifications.clone();
+    let addr = start(registry).await;
+    let wrong = Digest::of(Algorithm::Sha256, b"not this");
+    let (s, _) =
+        send(addr, Method::POST, &format!("/v2/q/blobs/uploads/?digest={wrong}"), &[], b"content".to_vec()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = send(addr, Method::GET, &format!("/v2/q/blobs/{wrong}"), &[], vec![]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = send(addr, Method::DELETE, &format!("/v2/q/manifests/{wrong}"), &[], vec![]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // HEAD is not a pull.
+    let data = b"present".to_vec();
+    let d = Digest::of(Algorithm::Sha256, &data);
+    send(addr, Method::POST, &format!("/v2/q/blobs/uploads/?digest={d}"), &[], data).await;
+    let (s, _) = send(addr, Method::HEAD, &format!("/v2/q/blobs/{d}"), &[], vec![]).await;
+    assert_eq!(s, StatusCode::OK);
+    eventually("the one push", async || broadcaster.metrics()[0].2.successes == 1).await;
+    assert_eq!(broadcaster.metrics()[0].2.events, 1);
+    let body: serde_json::Value = serde_json::from_slice(&receiver.received_requests().await.unwrap()[0].body).unwrap();
+    assert_eq!(body["events"][0]["action"], "push");
+    // The counters operators read.
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(conn);
+    let req = Request::get("/debug/vars").header("host", "x").body(Full::new(Bytes::new())).unwrap();
+    let vars = sender.send_request(req).await.unwrap().into_body().collect().await.unwrap().to_bytes();
+    let vars: serde_json::Value = serde_json::from_slice(&vars).unwrap();
+    let e = &vars["registry"]["notifications"]["endpoints"][0];
+    assert_eq!(e["name"], "quiet");
+    assert_eq!(e["metrics"]["events"], 1);
+    assert_eq!(e["metrics"]["statuses"]["200 OK"], 1);
+}
