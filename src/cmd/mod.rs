@@ -1,3 +1,4 @@
+pub mod check;
 pub mod digest;
 pub mod events;
 pub mod serve;

@@ -1,0 +1,65 @@
+use crate::check;
+use crate::harness::{Check, Ctx, Verdict, expect_error, expect_status, fail};
+use http::Method;
+
+pub fn checks() -> Vec<Check> {
+    vec![
+        check!(
+            "errors/name-invalid",
+            "spec §Error codes (NAME_INVALID)",
+            Oci10,
+            "an invalid repository name: 400 NAME_INVALID",
+            name_invalid
+        ),
+        check!(
+            "errors/digest-invalid",
+            "spec §Error codes (DIGEST_INVALID)",
+            Oci10,
+            "a malformed digest in a blob URL: 400 DIGEST_INVALID",
+            digest_invalid
+        ),
+        check!(
+            "errors/path-traversal",
+            "spec §Content (robustness)",
+            Oci10,
+            "a name with '..' is refused with a 4xx, never served",
+            path_traversal
+        ),
+        check!(
+            "errors/huge-name",
+            "spec §Pulling manifests (name limits)",
+            Oci10,
+            "a 300-byte name: a 4xx, never a 5xx",
+            huge_name
+        ),
+    ]
+}
+
+async fn name_invalid(ctx: &Ctx) -> Verdict {
+    let r = ctx.get(&format!("/v2/{}/Invalid_Name/tags/list", ctx.namespace)).await?;
+    expect_error(&r, &[400], &["NAME_INVALID"])
+}
+
+async fn digest_invalid(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("digest-invalid");
+    ctx.push_blob(&repo, &ctx.unique_bytes("x", 10)).await?;
+    let r = ctx.get(&format!("/v2/{repo}/blobs/sha256:not-hex")).await?;
+    expect_error(&r, &[400], &["DIGEST_INVALID"])
+}
+
+async fn path_traversal(ctx: &Ctx) -> Verdict {
+    let r = ctx.req(Method::GET, &format!("/v2/{}/../../etc/tags/list", ctx.namespace), &[], vec![]).await?;
+    if r.status.is_success() || r.status.is_server_error() {
+        return Err(fail(&r, format!("expected a 4xx, got {}", r.status.as_u16())));
+    }
+    Ok(())
+}
+
+async fn huge_name(ctx: &Ctx) -> Verdict {
+    let name = format!("{}/{}", ctx.namespace, "a".repeat(300));
+    let r = ctx.get(&format!("/v2/{name}/tags/list")).await?;
+    if !r.status.is_client_error() {
+        return Err(fail(&r, format!("expected a 4xx, got {}", r.status.as_u16())));
+    }
+    expect_status(&r, &[400, 404])
+}

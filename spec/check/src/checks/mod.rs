@@ -1,0 +1,42 @@
+//! The checks, grouped as the spec groups its workflows.
+
+mod base;
+mod concurrency;
+mod discovery;
+mod errors;
+mod management;
+mod pull;
+mod push;
+
+use crate::harness::Check;
+
+/// Every check, in the order they run.
+pub fn all() -> Vec<Check> {
+    let mut v = Vec::new();
+    v.extend(base::checks());
+    v.extend(pull::checks());
+    v.extend(push::checks());
+    v.extend(discovery::checks());
+    v.extend(management::checks());
+    v.extend(errors::checks());
+    v.extend(concurrency::checks());
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_are_unique_and_well_formed() {
+        let mut seen = std::collections::BTreeSet::new();
+        for c in super::all() {
+            assert!(seen.insert(c.id), "duplicate check id {}", c.id);
+            assert!(
+                c.id.split('/').count() >= 2
+                    && c.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"/-".contains(&b)),
+                "{}",
+                c.id
+            );
+            assert!(!c.section.is_empty() && !c.title.is_empty());
+        }
+    }
+}

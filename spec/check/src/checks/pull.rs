@@ -1,0 +1,201 @@
+use crate::check;
+use crate::harness::{Check, Ctx, Verdict, expect_error, expect_header_eq, expect_status, fail, skip};
+use drydock_spec::{Algorithm, Digest};
+use http::Method;
+
+pub fn checks() -> Vec<Check> {
+    vec![
+        check!(
+            "pull/blob/get-200",
+            "spec §Pulling blobs (end-2)",
+            Oci10,
+            "a pushed blob is served byte for byte",
+            blob_get
+        ),
+        check!(
+            "pull/blob/head-200",
+            "spec §Checking if content exists (end-2)",
+            Oci10,
+            "HEAD on a blob: 200, its Content-Length, no body",
+            blob_head
+        ),
+        check!(
+            "pull/blob/unknown-404",
+            "spec §Pulling blobs, §Error codes",
+            Oci10,
+            "an unknown blob: 404 BLOB_UNKNOWN",
+            blob_unknown
+        ),
+        check!(
+            "pull/blob/range-206",
+            "spec §Pulling blobs (Range)",
+            Oci10,
+            "Range: bytes=a-b answers 206 with Content-Range",
+            blob_range
+        ),
+        check!(
+            "pull/blob/range-416",
+            "spec §Pulling blobs (Range)",
+            Oci10,
+            "an unsatisfiable Range answers 416",
+            blob_range_unsatisfiable
+        ),
+        check!(
+            "pull/manifest/by-tag",
+            "spec §Pulling manifests (end-3)",
+            Oci10,
+            "a manifest by tag: same bytes, Content-Type, Docker-Content-Digest",
+            manifest_by_tag
+        ),
+        check!(
+            "pull/manifest/by-digest",
+            "spec §Pulling manifests (end-3)",
+            Oci10,
+            "a manifest by digest: same bytes",
+            manifest_by_digest
+        ),
+        check!(
+            "pull/manifest/head",
+            "spec §Checking if content exists (end-3)",
+            Oci10,
+            "HEAD on a manifest: 200 with Content-Length",
+            manifest_head
+        ),
+        check!(
+            "pull/manifest/unknown-404",
+            "spec §Pulling manifests, §Error codes",
+            Oci10,
+            "an unknown manifest: 404 MANIFEST_UNKNOWN",
+            manifest_unknown
+        ),
+    ]
+}
+
+async fn blob_get(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("pull-blob");
+    let data = ctx.unique_bytes("blob", 4096);
+    let d = ctx.push_blob(&repo, &data).await?;
+    let r = ctx.get(&format!("/v2/{repo}/blobs/{d}")).await?;
+    expect_status(&r, &[200])?;
+    if r.body[..] != data[..] {
+        return Err(fail(
+            &r,
+            format!(
+                "body is {} bytes with digest {}, expected {d}",
+                r.body.len(),
+                Digest::of(Algorithm::Sha256, &r.body)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn blob_head(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("head-blob");
+    let data = ctx.unique_bytes("blob", 777);
+    let d = ctx.push_blob(&repo, &data).await?;
+    let r = ctx.req(Method::HEAD, &format!("/v2/{repo}/blobs/{d}"), &[], vec![]).await?;
+    expect_status(&r, &[200])?;
+    expect_header_eq(&r, "content-length", "777")
+}
+
+async fn blob_unknown(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("unknown-blob");
+    ctx.push_blob(&repo, &ctx.unique_bytes("x", 10)).await?;
+    let d = Digest::of(Algorithm::Sha256, &ctx.unique_bytes("never pushed", 10));
+    let r = ctx.get(&format!("/v2/{repo}/blobs/{d}")).await?;
+    expect_error(&r, &[404], &["BLOB_UNKNOWN"])
+}
+
+async fn blob_range(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("range");
+    let data = ctx.unique_bytes("blob", 100);
+    let d = ctx.push_blob(&repo, &data).await?;
+    let r = ctx.req(Method::GET, &format!("/v2/{repo}/blobs/{d}"), &[("range", "bytes=10-19")], vec![]).await?;
+    if r.status.as_u16() == 200 {
+        return Err(skip("the registry ignores Range (allowed: range support is optional)"));
+    }
+    expect_status(&r, &[206])?;
+    expect_header_eq(&r, "content-range", "bytes 10-19/100")?;
+    if r.body[..] != data[10..20] {
+        return Err(fail(&r, "206 body is not bytes 10-19 of the blob"));
+    }
+    Ok(())
+}
+
+async fn blob_range_unsatisfiable(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("range-416");
+    let data = ctx.unique_bytes("blob", 100);
+    let d = ctx.push_blob(&repo, &data).await?;
+    let r = ctx.req(Method::GET, &format!("/v2/{repo}/blobs/{d}"), &[("range", "bytes=200-300")], vec![]).await?;
+    if r.status.as_u16() == 200 {
+        return Err(skip("the registry ignores Range (allowed: range support is optional)"));
+    }
+    expect_status(&r, &[416])
+}
+
+async fn manifest_by_tag(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("pull-manifest");
+    let (body, d) = ctx.push_image(&repo, "v1").await?;
+    let r = ctx
+        .req(
+            Method::GET,
+            &format!("/v2/{repo}/manifests/v1"),
+            &[("accept", drydock_spec::media_type::OCI_MANIFEST)],
+            vec![],
+        )
+        .await?;
+    expect_status(&r, &[200])?;
+    if r.body[..] != body[..] {
+        return Err(fail(&r, "served manifest bytes differ from the pushed ones"));
+    }
+    expect_header_eq(&r, "content-type", drydock_spec::media_type::OCI_MANIFEST)?;
+    expect_header_eq(&r, "docker-content-digest", d.as_str())
+}
+
+async fn manifest_by_digest(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("pull-digest");
+    let (body, d) = ctx.push_image(&repo, "v1").await?;
+    let r = ctx
+        .req(
+            Method::GET,
+            &format!("/v2/{repo}/manifests/{d}"),
+            &[("accept", drydock_spec::media_type::OCI_MANIFEST)],
+            vec![],
+        )
+        .await?;
+    expect_status(&r, &[200])?;
+    if r.body[..] != body[..] {
+        return Err(fail(&r, "served manifest bytes differ from the pushed ones"));
+    }
+    Ok(())
+}
+
+async fn manifest_head(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("head-manifest");
+    let (body, _) = ctx.push_image(&repo, "v1").await?;
+    let r = ctx
+        .req(
+            Method::HEAD,
+            &format!("/v2/{repo}/manifests/v1"),
+            &[("accept", drydock_spec::media_type::OCI_MANIFEST)],
+            vec![],
+        )
+        .await?;
+    expect_status(&r, &[200])?;
+    expect_header_eq(&r, "content-length", &body.len().to_string())
+}
+
+async fn manifest_unknown(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("unknown-manifest");
+    ctx.push_image(&repo, "v1").await?;
+    let r = ctx
+        .req(
+            Method::GET,
+            &format!("/v2/{repo}/manifests/no-such-tag"),
+            &[("accept", drydock_spec::media_type::OCI_MANIFEST)],
+            vec![],
+        )
+        .await?;
+    expect_error(&r, &[404], &["MANIFEST_UNKNOWN"])
+}

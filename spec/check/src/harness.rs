@@ -1,0 +1,331 @@
+//! What a check is, what it sees, and the helpers checks share.
+
+use crate::client::{Client, ClientError, Reply, Sent};
+use bytes::Bytes;
+use drydock_spec::{Algorithm, Digest};
+use http::{Method, StatusCode};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Which version of the spec's requirements apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub enum Profile {
+    #[serde(rename = "oci-1.0")]
+    Oci10,
+    #[serde(rename = "oci-1.1")]
+    Oci11,
+}
+
+impl Profile {
+    pub fn parse(s: &str) -> Option<Profile> {
+        match s {
+            "oci-1.0" => Some(Profile::Oci10),
+            "oci-1.1" => Some(Profile::Oci11),
+            _ => None,
+        }
+    }
+}
+
+/// The response as a report shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Seen {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// The first bytes of the body, lossily as text.
+    pub body_excerpt: String,
+}
+
+/// Why a check did not pass.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Failure {
+    /// What was expected and what happened instead.
+    pub message: String,
+    pub request: Option<Sent>,
+    pub response: Option<Seen>,
+}
+
+/// How a check ends when it does not pass.
+#[derive(Debug)]
+pub enum Stop {
+    Fail(Box<Failure>),
+    Skip(String),
+}
+
+pub type Verdict = Result<(), Stop>;
+
+/// Bytes of a response body kept in a report.
+const EXCERPT: usize = 600;
+
+pub fn seen(r: &Reply) -> Seen {
+    let mut headers: Vec<(String, String)> =
+        r.headers.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("(binary)").to_owned())).collect();
+    headers.sort();
+    let excerpt = String::from_utf8_lossy(&r.body[..r.body.len().min(EXCERPT)]).into_owned();
+    Seen { status: r.status.as_u16(), headers, body_excerpt: excerpt }
+}
+
+/// Fails the check with `message`, showing the exchange `r`.
+pub fn fail(r: &Reply, message: impl Into<String>) -> Stop {
+    Stop::Fail(Box::new(Failure { message: message.into(), request: Some(r.sent.clone()), response: Some(seen(r)) }))
+}
+
+pub fn fail_plain(message: impl Into<String>) -> Stop {
+    Stop::Fail(Box::new(Failure { message: message.into(), request: None, response: None }))
+}
+
+pub fn skip(reason: impl Into<String>) -> Stop {
+    Stop::Skip(reason.into())
+}
+
+impl From<ClientError> for Stop {
+    fn from(e: ClientError) -> Stop {
+        fail_plain(format!("request failed: {e}"))
+    }
+}
+
+pub fn expect_status(r: &Reply, expected: &[u16]) -> Verdict {
+    if expected.contains(&r.status.as_u16()) {
+        Ok(())
+    } else {
+        let want: Vec<String> = expected.iter().map(u16::to_string).collect();
+        Err(fail(r, format!("expected status {}, got {}", want.join(" or "), r.status.as_u16())))
+    }
+}
+
+/// A protocol error: the status and `{"errors":[{"code":…}]}` with one of `codes`.
+pub fn expect_error(r: &Reply, statuses: &[u16], codes: &[&str]) -> Verdict {
+    expect_status(r, statuses)?;
+    match r.error_code() {
+        Some(code) if codes.contains(&code.as_str()) => Ok(()),
+        Some(code) => Err(fail(r, format!("expected error code {}, got {code}", codes.join(" or ")))),
+        None => Err(fail(r, format!("expected a JSON error body with code {}", codes.join(" or ")))),
+    }
+}
+
+pub fn expect_header<'r>(r: &'r Reply, name: &str) -> Result<&'r str, Stop> {
+    r.header(name).ok_or_else(|| fail(r, format!("expected a {name} header")))
+}
+
+pub fn expect_header_eq(r: &Reply, name: &str, value: &str) -> Verdict {
+    match r.header(name) {
+        Some(v) if v == value => Ok(()),
+        Some(v) => Err(fail(r, format!("expected {name}: {value}, got {v}"))),
+        None => Err(fail(r, format!("expected {name}: {value}, got no {name} header"))),
+    }
+}
+
+/// Everything a check needs: the client, its namespace, and what to clean up.
+pub struct Ctx {
+    pub client: Client,
+    pub namespace: String,
+    pub profile: Profile,
+    run: String,
+    counter: AtomicU64,
+    cleanup: Mutex<Vec<(String, String)>>,
+}
+
+impl Ctx {
+    pub fn new(client: Client, namespace: &str, profile: Profile, run: &str) -> Ctx {
+        Ctx {
+            client,
+            namespace: namespace.trim_end_matches('/').to_owned(),
+            profile,
+            run: run.to_owned(),
+            counter: AtomicU64::new(0),
+            cleanup: Mutex::default(),
+        }
+    }
+
+    /// A fresh repository for one check, inside the namespace.
+    pub fn repo(&self, label: &str) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        format!("{}/{label}-{}-{n}", self.namespace, self.run)
+    }
+
+    /// Content unique to this run, so no two runs share blobs.
+    pub fn unique_bytes(&self, label: &str, len: usize) -> Vec<u8> {
+        let seed = format!("drydock-check {} {label} {}", self.run, self.counter.fetch_add(1, Ordering::Relaxed));
+        let mut out = Vec::with_capacity(len);
+        let mut block = Digest::of(Algorithm::Sha256, seed.as_bytes()).hex().as_bytes().to_vec();
+        while out.len() < len {
+            out.extend_from_slice(&block);
+            block = Digest::of(Algorithm::Sha256, &block).hex().as_bytes().to_vec();
+        }
+        out.truncate(len);
+        out
+    }
+
+    pub async fn req(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Result<Reply, Stop> {
+        Ok(self.client.send(method, path, headers, body.into()).await?)
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Reply, Stop> {
+        self.req(Method::GET, path, &[], Bytes::new()).await
+    }
+
+    /// A `Location` made into a request path (absolute URLs keep only their path).
+    pub fn path_of(location: &str) -> String {
+        match location.find("://") {
+            Some(i) => location[i + 3..].find('/').map_or("/".to_owned(), |p| location[i + 3 + p..].to_owned()),
+            None => location.to_owned(),
+        }
+    }
+
+    /// `path` with `key=value` appended to its query.
+    pub fn with_query(path: &str, key: &str, value: &str) -> String {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let pair: String = form_urlencoded::Serializer::new(String::new()).append_pair(key, value).finish();
+        format!("{path}{sep}{pair}")
+    }
+
+    /// Starts an upload session; its location path.
+    pub async fn start_upload(&self, repo: &str) -> Result<String, Stop> {
+        let r = self.req(Method::POST, &format!("/v2/{repo}/blobs/uploads/"), &[], Bytes::new()).await?;
+        expect_status(&r, &[202])?;
+        Ok(Self::path_of(expect_header(&r, "location")?))
+    }
+
+    /// Pushes a blob with POST then PUT; returns its digest.
+    pub async fn push_blob(&self, repo: &str, data: &[u8]) -> Result<Digest, Stop> {
+        self.push_blob_as(repo, data, Algorithm::Sha256).await
+    }
+
+    pub async fn push_blob_as(&self, repo: &str, data: &[u8], alg: Algorithm) -> Result<Digest, Stop> {
+        let d = Digest::of(alg, data);
+        let location = self.start_upload(repo).await?;
+        let r = self
+            .req(
+                Method::PUT,
+                &Self::with_query(&location, "digest", d.as_str()),
+                &[("content-type", "application/octet-stream")],
+                Bytes::copy_from_slice(data),
+            )
+            .await?;
+        expect_status(&r, &[201])?;
+        self.note_blob(repo, &d);
+        Ok(d)
+    }
+
+    /// Pushes a manifest; the reply (caller checks it).
+    pub async fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        body: &[u8],
+    ) -> Result<Reply, Stop> {
+        let r = self
+            .req(
+                Method::PUT,
+                &format!("/v2/{repo}/manifests/{reference}"),
+                &[("content-type", media_type)],
+                Bytes::copy_from_slice(body),
+            )
+            .await?;
+        if r.status.is_success() {
+            self.note_manifest(repo, &Digest::of(Algorithm::Sha256, body));
+        }
+        Ok(r)
+    }
+
+    /// Pushes a small image (config + one layer) and its manifest by `tag`;
+    /// returns (manifest body, manifest digest).
+    pub async fn push_image(&self, repo: &str, tag: &str) -> Result<(Vec<u8>, Digest), Stop> {
+        let config = format!(r#"{{"architecture":"amd64","os":"linux","drydock":"{}"}}"#, self.run).into_bytes();
+        let layer = self.unique_bytes("layer", 1500);
+        let config_d = self.push_blob(repo, &config).await?;
+        let layer_d = self.push_blob(repo, &layer).await?;
+        let manifest = image_manifest(&config_d, config.len(), &[(layer_d, layer.len())], None);
+        let r = self.put_manifest(repo, tag, drydock_spec::media_type::OCI_MANIFEST, &manifest).await?;
+        expect_status(&r, &[201])?;
+        let d = Digest::of(Algorithm::Sha256, &manifest);
+        Ok((manifest, d))
+    }
+
+    fn note_blob(&self, repo: &str, d: &Digest) {
+        self.cleanup.lock().unwrap_or_else(|p| p.into_inner()).push((format!("/v2/{repo}/blobs/{d}"), String::new()));
+    }
+
+    fn note_manifest(&self, repo: &str, d: &Digest) {
+        self.cleanup
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((format!("/v2/{repo}/manifests/{d}"), String::new()));
+    }
+
+    /// Deletes everything the checks pushed (manifests first); returns how
+    /// many deletes the registry accepted.
+    pub async fn clean_up(&self) -> usize {
+        let mut items = std::mem::take(&mut *self.cleanup.lock().unwrap_or_else(|p| p.into_inner()));
+        items.sort_by_key(|(path, _)| !path.contains("/manifests/"));
+        items.dedup();
+        let mut accepted = 0;
+        for (path, _) in items {
+            if let Ok(r) = self.client.send(Method::DELETE, &path, &[], Bytes::new()).await
+                && r.status == StatusCode::ACCEPTED
+            {
+                accepted += 1;
+            }
+        }
+        accepted
+    }
+}
+
+/// An OCI image manifest over the given config and layers, optionally with a subject.
+pub fn image_manifest(
+    config: &Digest,
+    config_len: usize,
+    layers: &[(Digest, usize)],
+    subject: Option<(&Digest, usize)>,
+) -> Vec<u8> {
+    let layers: Vec<serde_json::Value> = layers
+        .iter()
+        .map(|(d, n)| serde_json::json!({"mediaType": drydock_spec::media_type::OCI_LAYER, "digest": d, "size": n}))
+        .collect();
+    let mut m = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": drydock_spec::media_type::OCI_MANIFEST,
+        "config": {"mediaType": drydock_spec::media_type::OCI_CONFIG, "digest": config, "size": config_len},
+        "layers": layers,
+    });
+    if let Some((d, n)) = subject {
+        m["subject"] = serde_json::json!({"mediaType": drydock_spec::media_type::OCI_MANIFEST, "digest": d, "size": n});
+    }
+    serde_json::to_vec(&m).expect("manifests serialize")
+}
+
+type CheckFuture<'a> = Pin<Box<dyn Future<Output = Verdict> + 'a>>;
+
+/// One conformance check.
+pub struct Check {
+    /// Stable id, e.g. `push/chunked/out-of-order-416`.
+    pub id: &'static str,
+    /// The spec section it enforces.
+    pub section: &'static str,
+    pub title: &'static str,
+    /// The first profile whose requirements include it.
+    pub since: Profile,
+    pub run: for<'a> fn(&'a Ctx) -> CheckFuture<'a>,
+}
+
+/// Declares a check from an `async fn(&Ctx) -> Verdict`.
+#[macro_export]
+macro_rules! check {
+    ($id:literal, $section:literal, $since:ident, $title:literal, $f:path) => {
+        $crate::harness::Check {
+            id: $id,
+            section: $section,
+            title: $title,
+            since: $crate::harness::Profile::$since,
+            run: |ctx| Box::pin($f(ctx)),
+        }
+    };
+}

@@ -1,0 +1,102 @@
+//! `drydock check`: run the conformance harness against a registry.
+
+use anyhow::Context;
+use drydock_check::harness::Profile;
+use drydock_check::report::{CheckResult, Status, describe};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The registry, e.g. http://127.0.0.1:5000
+    url: String,
+    /// Repository prefix the checks may create and delete under.
+    #[arg(long, default_value = "drydock-check")]
+    namespace: String,
+    #[arg(long, requires = "password")]
+    username: Option<String>,
+    #[arg(long, requires = "username")]
+    password: Option<String>,
+    /// Run only checks whose id matches (prefix, or `*` wildcards); repeatable.
+    #[arg(long)]
+    only: Vec<String>,
+    /// Leave out checks whose id matches; repeatable.
+    #[arg(long)]
+    skip: Vec<String>,
+    /// Known failures: lines of `check-id  reason`; they do not fail the run.
+    #[arg(long)]
+    expect_failures: Option<PathBuf>,
+    /// Write the results as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the results as JUnit XML.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Checks run at once.
+    #[arg(long, default_value_t = 4)]
+    jobs: usize,
+    /// Which spec version's requirements apply: oci-1.0 or oci-1.1.
+    #[arg(long, default_value = "oci-1.1")]
+    profile: String,
+    /// List the checks and exit.
+    #[arg(long)]
+    list: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.list {
+        for c in drydock_check::all_checks() {
+            println!("{:40} {}  [{}]", c.id, c.title, c.section);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let profile = Profile::parse(&args.profile)
+        .with_context(|| format!("--profile {:?}: use oci-1.0 or oci-1.1", args.profile))?;
+    let expected_failures = match &args.expect_failures {
+        Some(p) => drydock_check::parse_expected_failures(
+            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        ),
+        None => Default::default(),
+    };
+    let mut id = [0u8; 4];
+    getrandom::fill(&mut id).map_err(|e| anyhow::anyhow!("reading OS entropy: {e}"))?;
+    let options = drydock_check::Options {
+        url: args.url.clone(),
+        namespace: args.namespace.clone(),
+        credentials: args.username.clone().zip(args.password.clone()),
+        profile,
+        only: args.only.clone(),
+        skip: args.skip.clone(),
+        expected_failures,
+        jobs: args.jobs,
+        run_id: id.iter().map(|b| format!("{b:02x}")).collect(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let report = runtime.block_on(drydock_check::run(&options, print_result))?;
+    if let Some(p) = &args.json {
+        std::fs::write(p, report.to_json()).with_context(|| format!("writing {}", p.display()))?;
+    }
+    if let Some(p) = &args.junit {
+        std::fs::write(p, report.to_junit()).with_context(|| format!("writing {}", p.display()))?;
+    }
+    println!("{}", report.summary());
+    Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn print_result(r: &CheckResult, done: usize, total: usize) {
+    let width = total.to_string().len();
+    let progress = format!("[{done:>width$}/{total}]");
+    match r.status {
+        Status::Passed => println!("{progress} PASS  {}", r.id),
+        Status::Skipped => println!("{progress} SKIP  {} ({})", r.id, r.reason.as_deref().unwrap_or("")),
+        Status::Expected => println!("{progress} XFAIL {} (expected: {})", r.id, r.reason.as_deref().unwrap_or("")),
+        Status::Failed => {
+            println!("{progress} FAIL  {}  [{}]", r.id, r.section);
+            if let Some(f) = &r.failure {
+                for line in describe(f).lines() {
+                    println!("        {line}");
+                }
+            }
+        }
+    }
+}

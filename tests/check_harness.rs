@@ -1,0 +1,165 @@
+//! `drydock check` against real registries: drydock itself (everything
+//! passes), Debian's docker-registry (its known departures, and only those,
+//! fail), and a deliberately broken registry — a proxy in front of drydock
+//! that breaks one behaviour — where exactly the check for that behaviour fails.
+
+mod common;
+
+use bytes::Bytes;
+use common::{Process, Scratch, drydock_serve, free_port, require, spawn_listening};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use std::process::Command;
+
+fn check(url: &str, extra: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_drydock")).args(["check", url]).args(extra).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn last_line(s: &str) -> &str {
+    s.lines().last().unwrap_or("")
+}
+
+#[test]
+fn drydock_passes_every_check() {
+    let scratch = Scratch::new("check-drydock");
+    let (_server, port) = drydock_serve(&[], &scratch.0.join("storage"));
+    let json = scratch.0.join("report.json");
+    let junit = scratch.0.join("report.xml");
+    let (ok, out) = check(
+        &format!("http://127.0.0.1:{port}"),
+        &["--json", json.to_str().unwrap(), "--junit", junit.to_str().unwrap()],
+    );
+    assert!(ok, "{out}");
+    let total = drydock_check::all_checks().len();
+    assert_eq!(last_line(&out), format!("{total} passed, 0 failed, 0 skipped"), "{out}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["results"].as_array().unwrap().len(), total);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<testsuite") && xml.contains("push/chunked/201"), "{xml}");
+}
+
+#[test]
+fn docker_registry_fails_only_its_known_departures() {
+    if !require(&["docker-registry"]) {
+        return;
+    }
+    let scratch = Scratch::new("check-distribution");
+    let root = scratch.0.join("storage");
+    std::fs::create_dir_all(&root).unwrap();
+    let port = free_port();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/docker-registry/config.yml");
+    let expected = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/docker-registry/expected-failures.txt");
+    let mut cmd = Command::new("docker-registry");
+    cmd.args(["serve", config])
+        .env("REGISTRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", &root);
+    let _registry: Process = spawn_listening(&mut cmd, port);
+    let (ok, out) = check(&format!("http://127.0.0.1:{port}"), &["--expect-failures", expected]);
+    assert!(ok, "only expected failures may fail:\n{out}");
+    let listed = drydock_check::parse_expected_failures(&std::fs::read_to_string(expected).unwrap());
+    for id in listed.keys() {
+        assert!(
+            out.contains(&format!("XFAIL {id} ")),
+            "{id} is listed as an expected failure but did not fail:\n{out}"
+        );
+    }
+    assert!(!out.contains("] FAIL "), "{out}");
+}
+
+/// How the proxy breaks the registry behind it.
+#[derive(Clone, Copy, Debug)]
+enum Break {
+    None,
+    DropApiVersion,
+    WrongContentRange,
+    UnsortedTags,
+    DropOciSubject,
+    AcceptOutOfOrderChunk,
+}
+
+/// Forwards every request to `upstream`, then breaks the answer as told.
+async fn proxy(upstream: u16, mode: Break) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| async move {
+                    let (parts, body) = req.into_parts();
+                    let body = body.collect().await?.to_bytes();
+                    let up = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await.unwrap();
+                    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(up)).await?;
+                    tokio::spawn(conn);
+                    let forwarded = http::Request::from_parts(parts, Full::new(body));
+                    let resp = sender.send_request(forwarded).await?;
+                    let (mut parts, body) = resp.into_parts();
+                    let mut body = body.collect().await?.to_bytes();
+                    match mode {
+                        Break::None => {}
+                        Break::DropApiVersion => {
+                            parts.headers.remove("docker-distribution-api-version");
+                        }
+                        Break::WrongContentRange => {
+                            if parts.status == 206 {
+                                parts.headers.insert("content-range", "bytes 0-9/100".parse().unwrap());
+                            }
+                        }
+                        Break::UnsortedTags => {
+                            if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&body)
+                                && let Some(tags) = v.get_mut("tags").and_then(|t| t.as_array_mut())
+                            {
+                                tags.reverse();
+                                body = Bytes::from(serde_json::to_vec(&v).unwrap());
+                                parts.headers.insert("content-length", body.len().into());
+                            }
+                        }
+                        Break::DropOciSubject => {
+                            parts.headers.remove("oci-subject");
+                        }
+                        Break::AcceptOutOfOrderChunk => {
+                            if parts.status == 416 {
+                                parts.status = http::StatusCode::ACCEPTED;
+                            }
+                        }
+                    }
+                    Ok::<_, hyper::Error>(http::Response::from_parts(parts, Full::new(body)))
+                });
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_check_catches_the_breakage_it_is_for() {
+    let scratch = Scratch::new("check-broken");
+    let (_server, upstream) = drydock_serve(&[], &scratch.0.join("storage"));
+    for (mode, id) in [
+        (Break::DropApiVersion, "base/api-version-header"),
+        (Break::WrongContentRange, "pull/blob/range-206"),
+        (Break::UnsortedTags, "discovery/tags/list"),
+        (Break::DropOciSubject, "discovery/referrers/subject"),
+        (Break::AcceptOutOfOrderChunk, "push/chunked/out-of-order-416"),
+    ] {
+        let clean = proxy(upstream, Break::None).await;
+        let broken = proxy(upstream, mode).await;
+        let (ok, out) =
+            tokio::task::spawn_blocking(move || check(&format!("http://127.0.0.1:{clean}"), &["--only", id]))
+                .await
+                .unwrap();
+        assert!(ok && last_line(&out) == "1 passed, 0 failed, 0 skipped", "{id} through a faithful proxy:\n{out}");
+        let (ok, out) =
+            tokio::task::spawn_blocking(move || check(&format!("http://127.0.0.1:{broken}"), &["--only", id]))
+                .await
+                .unwrap();
+        assert!(!ok, "{mode:?} should fail {id}:\n{out}");
+        assert!(
+            out.contains(&format!("FAIL  {id}")) && last_line(&out) == "0 passed, 1 failed, 0 skipped",
+            "{mode:?}:\n{out}"
+        );
+    }
+}
