@@ -32,6 +32,20 @@ pub fn checks() -> Vec<Check> {
             "a 300-byte name: a 4xx, never a 5xx",
             huge_name
         ),
+        check!(
+            "errors/name-unknown",
+            "spec §Error codes (NAME_UNKNOWN)",
+            Oci10,
+            "tags of a repository that does not exist: 404 NAME_UNKNOWN",
+            name_unknown
+        ),
+        check!(
+            "errors/upload-unknown",
+            "spec §Error codes (BLOB_UPLOAD_UNKNOWN)",
+            Oci10,
+            "an upload id the registry never issued: a 4xx upload error",
+            upload_unknown
+        ),
     ]
 }
 
@@ -62,4 +76,22 @@ async fn huge_name(ctx: &Ctx) -> Verdict {
         return Err(fail(&r, format!("expected a 4xx, got {}", r.status.as_u16())));
     }
     expect_status(&r, &[400, 404])
+}
+
+async fn name_unknown(ctx: &Ctx) -> Verdict {
+    let r = ctx
+        .get(&format!(
+            "/v2/{}/never-created-{}/tags/list",
+            ctx.namespace,
+            ctx.repo("x").rsplit('-').next().unwrap_or("0")
+        ))
+        .await?;
+    expect_error(&r, &[404], &["NAME_UNKNOWN"])
+}
+
+async fn upload_unknown(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("upload-unknown");
+    ctx.push_blob(&repo, &ctx.unique_bytes("x", 10)).await?;
+    let r = ctx.get(&format!("/v2/{repo}/blobs/uploads/00000000-0000-4000-8000-000000000000")).await?;
+    expect_error(&r, &[400, 404], &["BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID"])
 }

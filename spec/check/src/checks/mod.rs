@@ -2,11 +2,14 @@
 
 mod base;
 mod concurrency;
+mod consistency;
+mod content;
 mod discovery;
 mod errors;
 mod management;
 mod pull;
 mod push;
+mod robustness;
 
 use crate::harness::Check;
 
@@ -18,7 +21,10 @@ pub fn all() -> Vec<Check> {
     v.extend(push::checks());
     v.extend(discovery::checks());
     v.extend(management::checks());
+    v.extend(content::checks());
     v.extend(errors::checks());
+    v.extend(robustness::checks());
+    v.extend(consistency::checks());
     v.extend(concurrency::checks());
     v
 }

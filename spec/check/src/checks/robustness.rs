@@ -1,0 +1,160 @@
+use crate::check;
+use crate::harness::{Check, Ctx, Verdict, expect_header, expect_header_eq, expect_status, fail, fail_plain};
+use drydock_spec::{Algorithm, Digest};
+use http::Method;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub fn checks() -> Vec<Check> {
+    vec![
+        check!(
+            "robustness/retried-patch",
+            "spec §Pushing a blob in chunks",
+            Oci10,
+            "a PATCH sent twice does not duplicate bytes",
+            retried_patch
+        ),
+        check!(
+            "robustness/cut-mid-patch",
+            "spec §Pushing a blob in chunks (resuming)",
+            Oci10,
+            "a connection cut mid-PATCH; the upload resumes from the status GET",
+            cut_mid_patch
+        ),
+        check!(
+            "robustness/short-body",
+            "RFC 9112 §6.3 (message body length)",
+            Oci10,
+            "a body shorter than its Content-Length stores nothing and gets no 5xx",
+            short_body
+        ),
+        check!(
+            "robustness/chunk-min-length",
+            "spec §Pushing a blob in chunks (OCI-Chunk-Min-Length)",
+            Oci11,
+            "OCI-Chunk-Min-Length, when announced, is a positive integer",
+            chunk_min_length
+        ),
+    ]
+}
+
+async fn retried_patch(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("retried-patch");
+    let data = ctx.unique_bytes("blob", 20);
+    let location = ctx.start_upload(&repo).await?;
+    let headers = [("content-type", "application/octet-stream"), ("content-range", "0-9"), ("content-length", "10")];
+    let r = ctx.req(Method::PATCH, &location, &headers, data[..10].to_vec()).await?;
+    expect_status(&r, &[202])?;
+    let location = Ctx::path_of(expect_header(&r, "location")?);
+    let again = ctx.req(Method::PATCH, &location, &headers, data[..10].to_vec()).await?;
+    let status = ctx.get(&location).await?;
+    expect_header_eq(&status, "range", "0-9")
+        .map_err(|_| fail(&again, "after the same chunk was sent twice the upload no longer holds exactly 10 bytes"))?;
+    let d = Digest::of(Algorithm::Sha256, &data);
+    let location = Ctx::path_of(expect_header(&status, "location")?);
+    let r = ctx
+        .req(
+            Method::PUT,
+            &Ctx::with_query(&location, "digest", d.as_str()),
+            &[("content-type", "application/octet-stream")],
+            data[10..].to_vec(),
+        )
+        .await?;
+    expect_status(&r, &[201])
+}
+
+/// Sends a request's head and only part of its body, then closes.
+async fn send_truncated(
+    ctx: &Ctx,
+    method: &str,
+    path: &str,
+    declared: usize,
+    body: &[u8],
+) -> Result<(), crate::harness::Stop> {
+    let mut io = ctx.client.connect().await?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/octet-stream\r\nContent-Length: {declared}\r\n\r\n",
+        ctx.client.target.authority()
+    );
+    io.write_all(head.as_bytes()).await.map_err(|e| fail_plain(format!("writing: {e}")))?;
+    io.write_all(body).await.map_err(|e| fail_plain(format!("writing: {e}")))?;
+    io.flush().await.map_err(|e| fail_plain(format!("writing: {e}")))?;
+    let _ = io.shutdown().await;
+    // Whatever the server says (or nothing), it must not hang.
+    let mut sink = Vec::new();
+    match tokio::time::timeout(crate::client::REQUEST_TIMEOUT, io.read_to_end(&mut sink)).await {
+        Err(_) => Err(fail_plain("the server kept the connection open after the client stopped sending")),
+        Ok(_) => {
+            if sink.starts_with(b"HTTP/1.1 5") {
+                return Err(fail_plain(format!(
+                    "a truncated body got a 5xx: {}",
+                    String::from_utf8_lossy(&sink[..sink.len().min(200)])
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn cut_mid_patch(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("cut-patch");
+    let data = ctx.unique_bytes("blob", 4000);
+    let location = ctx.start_upload(&repo).await?;
+    send_truncated(ctx, "PATCH", &location, data.len(), &data[..1500]).await?;
+    let r = ctx.get(&location).await?;
+    expect_status(&r, &[204])?;
+    let range = expect_header(&r, "range")?;
+    let stored: usize = match range.split_once('-').and_then(|(_, end)| end.parse::<usize>().ok()) {
+        Some(0) if range == "0-0" => 0,
+        Some(end) => end + 1,
+        None => return Err(fail(&r, "the Range header is not start-end")),
+    };
+    if stored > 1500 {
+        return Err(fail(&r, format!("the upload claims {stored} bytes but only 1500 were sent")));
+    }
+    let location = Ctx::path_of(expect_header(&r, "location")?);
+    let rest = &data[stored..];
+    let range = format!("{stored}-{}", data.len() - 1);
+    let r = ctx
+        .req(
+            Method::PATCH,
+            &location,
+            &[
+                ("content-type", "application/octet-stream"),
+                ("content-range", &range),
+                ("content-length", &rest.len().to_string()),
+            ],
+            rest.to_vec(),
+        )
+        .await?;
+    expect_status(&r, &[202])?;
+    let d = Digest::of(Algorithm::Sha256, &data);
+    let location = Ctx::path_of(expect_header(&r, "location")?);
+    let r = ctx.req(Method::PUT, &Ctx::with_query(&location, "digest", d.as_str()), &[], vec![]).await?;
+    expect_status(&r, &[201])?;
+    let back = ctx.get(&format!("/v2/{repo}/blobs/{d}")).await?;
+    if back.body[..] != data[..] {
+        return Err(fail(&back, "the resumed blob is not byte for byte what was sent"));
+    }
+    Ok(())
+}
+
+async fn short_body(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("short-body");
+    let data = ctx.unique_bytes("blob", 1000);
+    let d = Digest::of(Algorithm::Sha256, &data);
+    let location = ctx.start_upload(&repo).await?;
+    send_truncated(ctx, "PUT", &Ctx::with_query(&location, "digest", d.as_str()), data.len(), &data[..400]).await?;
+    let r = ctx.req(Method::HEAD, &format!("/v2/{repo}/blobs/{d}"), &[], vec![]).await?;
+    expect_status(&r, &[404])
+}
+
+async fn chunk_min_length(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("chunk-min");
+    let r = ctx.req(Method::POST, &format!("/v2/{repo}/blobs/uploads/"), &[], vec![]).await?;
+    expect_status(&r, &[202])?;
+    match r.header("oci-chunk-min-length") {
+        None => Err(crate::harness::skip("no OCI-Chunk-Min-Length announced (it is optional)")),
+        Some(v) if v.parse::<u64>().is_ok_and(|n| n > 0) => Ok(()),
+        Some(v) => Err(fail(&r, format!("OCI-Chunk-Min-Length {v:?} is not a positive integer"))),
+    }
+}
