@@ -20,7 +20,7 @@ enum Command {
     /// Run the reference registry.
     Serve(cmd::serve::Args),
     /// Verify a registry against the OCI Distribution Spec.
-    Check(cmd::check::Args),
+    Check(Box<cmd::check::Args>),
     /// Run deterministic simulations of registry races.
     Sim(cmd::NotYet),
     /// Print the digest (or tarsum) of files.
@@ -33,7 +33,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Serve(args) => cmd::serve::run(args),
-        Command::Check(args) => cmd::check::run(args),
+        Command::Check(args) => cmd::check::run(*args),
         Command::Sim(_) => return cmd::not_yet("sim"),
         Command::Digest(args) => cmd::digest::run(args),
         Command::Events(args) => cmd::events::run(args),

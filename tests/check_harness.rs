@@ -43,6 +43,36 @@ fn drydock_passes_every_check() {
 }
 
 #[test]
+fn every_push_and_delete_reaches_the_webhook_listener() {
+    let scratch = Scratch::new("check-webhook");
+    let hook = free_port();
+    let config = scratch.0.join("drydock.toml");
+    std::fs::write(
+        &config,
+        format!("[[notifications.endpoints]]\nname = \"check\"\nurl = \"http://127.0.0.1:{hook}/events\"\nthreshold = 1\nbackoff = \"50ms\"\n"),
+    )
+    .unwrap();
+    let (_server, port) = drydock_serve(&["--config", config.to_str().unwrap()], &scratch.0.join("storage"));
+    let listen = format!("127.0.0.1:{hook}");
+    let html = scratch.0.join("report.html");
+    let (ok, out) =
+        check(&format!("http://127.0.0.1:{port}"), &["--webhook-listen", &listen, "--html", html.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    assert!(out.contains("PASS  notifications/every-push-and-delete"), "{out}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!doctype html>") && page.contains("notifications/every-push-and-delete"));
+
+    // A registry that sends nothing fails the notification check.
+    let (_quiet, quiet_port) = drydock_serve(&[], &scratch.0.join("quiet"));
+    let other = free_port();
+    let (ok, out) = check(
+        &format!("http://127.0.0.1:{quiet_port}"),
+        &["--only", "push/post-put", "--webhook-listen", &format!("127.0.0.1:{other}"), "--webhook-wait", "1"],
+    );
+    assert!(!ok && out.contains("FAIL  notifications/every-push-and-delete"), "{out}");
+}
+
+#[test]
 fn docker_registry_fails_only_its_known_departures() {
     if !require(&["docker-registry"]) {
         return;

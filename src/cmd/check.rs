@@ -32,6 +32,16 @@ pub struct Args {
     /// Write the results as JUnit XML.
     #[arg(long)]
     junit: Option<PathBuf>,
+    /// Write the results as one self-contained HTML page.
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// Receive the registry's webhook events on this address and check that
+    /// every push, mount and delete made here produced a well-formed event.
+    #[arg(long, value_name = "ADDR")]
+    webhook_listen: Option<std::net::SocketAddr>,
+    /// With --webhook-listen: seconds events may take to arrive after the last check.
+    #[arg(long, default_value_t = drydock_check::webhook::DELIVERY_WAIT.as_secs())]
+    webhook_wait: u64,
     /// Checks run at once.
     #[arg(long, default_value_t = 4)]
     jobs: usize,
@@ -70,6 +80,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         expected_failures,
         jobs: args.jobs,
         run_id: id.iter().map(|b| format!("{b:02x}")).collect(),
+        webhook_listen: args.webhook_listen,
+        webhook_wait: std::time::Duration::from_secs(args.webhook_wait),
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let report = runtime.block_on(drydock_check::run(&options, print_result))?;
@@ -78,6 +90,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(p) = &args.junit {
         std::fs::write(p, report.to_junit()).with_context(|| format!("writing {}", p.display()))?;
+    }
+    if let Some(p) = &args.html {
+        std::fs::write(p, report.to_html()).with_context(|| format!("writing {}", p.display()))?;
     }
     println!("{}", report.summary());
     Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })

@@ -90,8 +90,9 @@ impl EventQueue {
             let dir = format!("{root}/{bucket}");
             let keys = not_found_is_empty(self.driver.list(&dir).await)?;
             let Some(key) = keys.into_iter().next() else {
-                // An emptied bucket; remove it so listings stay short.
-                let _ = self.driver.delete(&dir).await;
+                // An emptied bucket; remove it so listings stay short. Only if
+                // still empty: a recorder may be writing into it right now.
+                let _ = self.driver.remove_empty_dir(&dir).await;
                 continue;
             };
             let path = format!("{dir}/{key}");

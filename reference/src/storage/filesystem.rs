@@ -17,6 +17,9 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 /// Prefix of temporary files; never a valid registry path component.
 const TEMP_PREFIX: &str = ".tmp-";
+/// Times a write starts over because its directory was removed as empty
+/// under it (`remove_empty_dir` racing a writer).
+const PARENT_RACE_RETRIES: u32 = 8;
 
 pub struct FilesystemDriver {
     root: PathBuf,
@@ -73,23 +76,31 @@ impl StorageDriver for FilesystemDriver {
     async fn put_content(&self, path: &str, content: Bytes) -> Result<()> {
         let full = self.full(path)?;
         let parent = full.parent().expect("checked paths have a parent").to_owned();
-        let n = self.temp_counter.fetch_add(1, Ordering::Relaxed);
-        let file_name = full.file_name().expect("checked paths have a name").to_string_lossy();
-        let temp = parent.join(format!("{TEMP_PREFIX}{}-{n}-{file_name}", std::process::id()));
-        let result = async {
-            tokio::fs::create_dir_all(&parent).await?;
-            let mut f = tokio::fs::File::create(&temp).await?;
-            f.write_all(&content).await?;
-            f.sync_all().await?;
-            drop(f);
-            tokio::fs::rename(&temp, &full).await?;
-            sync_dir(&parent).await
+        let file_name = full.file_name().expect("checked paths have a name").to_string_lossy().into_owned();
+        let mut attempt = 0;
+        loop {
+            let n = self.temp_counter.fetch_add(1, Ordering::Relaxed);
+            let temp = parent.join(format!("{TEMP_PREFIX}{}-{n}-{file_name}", std::process::id()));
+            let result = async {
+                tokio::fs::create_dir_all(&parent).await?;
+                let mut f = tokio::fs::File::create(&temp).await?;
+                f.write_all(&content).await?;
+                f.sync_all().await?;
+                drop(f);
+                tokio::fs::rename(&temp, &full).await?;
+                sync_dir(&parent).await
+            }
+            .await;
+            match result {
+                Ok(()) => return Ok(()),
+                // The parent was removed as empty between our steps: write again.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < PARENT_RACE_RETRIES => attempt += 1,
+                Err(e) => {
+                    let _ = tokio::fs::remove_file(&temp).await;
+                    return Err(io_err(path)(e));
+                }
+            }
         }
-        .await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&temp).await;
-        }
-        result.map_err(io_err(path))
     }
 
     async fn read_at(&self, path: &str, offset: u64, max: usize) -> Result<Bytes> {
@@ -99,6 +110,25 @@ impl StorageDriver for FilesystemDriver {
         let mut buf = Vec::with_capacity(max.min(4 << 20));
         f.take(max as u64).read_to_end(&mut buf).await.map_err(io_err(path))?;
         Ok(Bytes::from(buf))
+    }
+
+    async fn remove_empty_dir(&self, path: &str) -> Result<bool> {
+        let full = self.full(path)?;
+        match tokio::fs::remove_dir(&full).await {
+            Ok(()) => Ok(true),
+            // Not empty (a writer's temp file counts), already gone, or not a directory.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::DirectoryNotEmpty
+                        | std::io::ErrorKind::NotFound
+                        | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(io_err(path)(e)),
+        }
     }
 
     async fn append(&self, path: &str, data: &[u8]) -> Result<u64> {

@@ -84,6 +84,14 @@ pub trait StorageDriver: Send + Sync + 'static {
 
     /// Removes an object or a subtree.
     async fn delete(&self, path: &str) -> Result<()>;
+
+    /// Removes a directory only if it holds nothing, atomically with respect
+    /// to writers adding to it; `false` if it was not empty (or is absent).
+    /// Drivers without real directories have nothing to remove.
+    async fn remove_empty_dir(&self, path: &str) -> Result<bool> {
+        check_path(path)?;
+        Ok(false)
+    }
 }
 
 /// Checks a driver path: absolute, no empty, `.` or `..` components.

@@ -10,6 +10,7 @@ pub async fn run(d: &dyn StorageDriver) {
     appends_and_ranges(d).await;
     listing_and_stat(d).await;
     rename_and_delete(d).await;
+    empty_directories(d).await;
     invalid_paths(d).await;
 }
 
@@ -71,6 +72,19 @@ async fn rename_and_delete(d: &dyn StorageDriver) {
     assert_eq!(d.get_content("/r/other2").await.unwrap(), "k");
     assert!(d.delete("/r/other").await.unwrap_err().is_not_found());
     d.delete("/r").await.unwrap();
+}
+
+async fn empty_directories(d: &dyn StorageDriver) {
+    d.put_content("/e/full/x", Bytes::from_static(b"x")).await.unwrap();
+    assert!(!d.remove_empty_dir("/e/full").await.unwrap(), "a directory with content stays");
+    assert_eq!(d.get_content("/e/full/x").await.unwrap(), "x");
+    d.delete("/e/full/x").await.unwrap();
+    d.remove_empty_dir("/e/full").await.unwrap();
+    // Writing into a directory that was removed as empty still works.
+    d.put_content("/e/full/y", Bytes::from_static(b"y")).await.unwrap();
+    assert_eq!(d.get_content("/e/full/y").await.unwrap(), "y");
+    assert!(!d.remove_empty_dir("/e/absent").await.unwrap());
+    d.delete("/e").await.unwrap();
 }
 
 async fn invalid_paths(d: &dyn StorageDriver) {

@@ -124,6 +124,18 @@ pub struct Ctx {
     run: String,
     counter: AtomicU64,
     cleanup: Mutex<Vec<(String, String)>>,
+    /// Every push, mount and delete the registry acknowledged, for the
+    /// notification check.
+    ops: Mutex<Vec<Op>>,
+}
+
+/// An acknowledged operation that should produce an event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Op {
+    pub action: &'static str,
+    pub repository: String,
+    pub digest: Option<String>,
+    pub tag: Option<String>,
 }
 
 impl Ctx {
@@ -135,6 +147,7 @@ impl Ctx {
             run: run.to_owned(),
             counter: AtomicU64::new(0),
             cleanup: Mutex::default(),
+            ops: Mutex::default(),
         }
     }
 
@@ -164,7 +177,16 @@ impl Ctx {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> Result<Reply, Stop> {
-        Ok(self.client.send(method, path, headers, body.into()).await?)
+        let reply = self.client.send(method, path, headers, body.into()).await?;
+        if let Some(op) = observed_op(&reply) {
+            self.ops.lock().unwrap_or_else(|p| p.into_inner()).push(op);
+        }
+        Ok(reply)
+    }
+
+    /// The operations recorded so far.
+    pub fn ops(&self) -> Vec<Op> {
+        self.ops.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub async fn get(&self, path: &str) -> Result<Reply, Stop> {
@@ -277,6 +299,44 @@ impl Ctx {
         }
         accepted
     }
+}
+
+/// What an acknowledged request did, read from the exchange alone.
+fn observed_op(r: &Reply) -> Option<Op> {
+    let path = r.sent.path.split('?').next()?;
+    let query: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(r.sent.path.split_once('?').map_or("", |(_, q)| q).as_bytes()).into_owned().collect();
+    let rest = path.strip_prefix("/v2/")?;
+    let (method, status) = (r.sent.method.as_str(), r.status.as_u16());
+    let split = |marker: &str| rest.rfind(marker).map(|i| (rest[..i].to_owned(), rest[i + marker.len()..].to_owned()));
+    let op = |action, repository: String, digest: Option<String>, tag: Option<String>| {
+        Some(Op { action, repository, digest, tag })
+    };
+    if let Some((repo, _)) = split("/blobs/uploads/") {
+        let created = status == 201;
+        return match (method, query.get("mount"), query.get("digest")) {
+            ("POST", Some(d), _) if created => op("mount", repo, Some(d.clone()), None),
+            ("POST" | "PUT", _, Some(d)) if created => op("push", repo, Some(d.clone()), None),
+            _ => None,
+        };
+    }
+    if let Some((repo, reference)) = split("/manifests/") {
+        let digest = r.header("docker-content-digest").map(str::to_owned);
+        let is_digest = reference.contains(':');
+        return match (method, status) {
+            ("PUT", 201) => op("push", repo, digest, None),
+            ("DELETE", 202) if is_digest => op("delete", repo, Some(reference), None),
+            ("DELETE", 202) => op("delete", repo, None, Some(reference)),
+            _ => None,
+        };
+    }
+    if let Some((repo, digest)) = split("/blobs/") {
+        return match (method, status) {
+            ("DELETE", 202) => op("delete", repo, Some(digest), None),
+            _ => None,
+        };
+    }
+    None
 }
 
 /// An OCI image manifest over the given config and layers, optionally with a subject.

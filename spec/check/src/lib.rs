@@ -15,6 +15,7 @@ mod checks;
 pub mod client;
 pub mod harness;
 pub mod report;
+pub mod webhook;
 
 use harness::{Ctx, Profile, Stop};
 use report::{CheckResult, Report, Status};
@@ -41,6 +42,10 @@ pub struct Options {
     pub jobs: usize,
     /// Unique per run; names repositories and content.
     pub run_id: String,
+    /// Receive the registry's webhook events here and check them.
+    pub webhook_listen: Option<std::net::SocketAddr>,
+    /// How long events may take to arrive after the last check.
+    pub webhook_wait: std::time::Duration,
 }
 
 /// `*` matches any run of characters; otherwise the pattern is a prefix.
@@ -81,6 +86,14 @@ pub async fn run(
     options: &Options,
     mut on_result: impl FnMut(&CheckResult, usize, usize),
 ) -> Result<Report, client::ClientError> {
+    let receiver = match options.webhook_listen {
+        Some(addr) => Some(
+            webhook::Receiver::start(addr)
+                .await
+                .map_err(|e| client::ClientError::Connect(format!("webhook listener {addr}"), e))?,
+        ),
+        None => None,
+    };
     let target = client::Target::parse(&options.url)?;
     let client = client::Client::new(target, auth::Auth::new(options.credentials.clone()));
     let ctx = Ctx::new(client, &options.namespace, options.profile, &options.run_id);
@@ -89,7 +102,7 @@ pub async fn run(
         .filter(|c| options.only.is_empty() || options.only.iter().any(|p| matches(p, c.id)))
         .filter(|c| !options.skip.iter().any(|p| matches(p, c.id)))
         .collect();
-    let total = selected.len();
+    let total = selected.len() + usize::from(receiver.is_some());
     let mut results = Vec::with_capacity(total);
     for chunk in selected.chunks(options.jobs.max(1)) {
         let runs = chunk.iter().map(|c| run_one(&ctx, c, options));
@@ -97,6 +110,21 @@ pub async fn run(
             on_result(&r, results.len() + 1, total);
             results.push(r);
         }
+    }
+    if let Some(receiver) = &receiver {
+        let started = tokio::time::Instant::now();
+        let outcome = receiver.verify(&ctx.ops(), options.webhook_wait).await;
+        let r = CheckResult {
+            id: "notifications/every-push-and-delete".into(),
+            section: "distribution notifications (envelope v1/v2), CloudEvents 1.0".into(),
+            title: "every acknowledged push, mount and delete produced a well-formed event".into(),
+            status: if outcome.is_ok() { Status::Passed } else { Status::Failed },
+            failure: outcome.err(),
+            reason: None,
+            duration_ms: started.elapsed().as_millis() as u64,
+        };
+        on_result(&r, results.len() + 1, total);
+        results.push(r);
     }
     ctx.clean_up().await;
     let profile = match options.profile {

@@ -109,3 +109,61 @@ pub fn describe(f: &Failure) -> String {
     }
     out
 }
+
+impl Report {
+    /// One self-contained HTML page: summary, a row per check, failures unfolded.
+    pub fn to_html(&self) -> String {
+        let mut rows = String::new();
+        for r in &self.results {
+            let (class, label) = match r.status {
+                Status::Passed => ("pass", "PASS"),
+                Status::Failed => ("fail", "FAIL"),
+                Status::Expected => ("xfail", "XFAIL"),
+                Status::Skipped => ("skip", "SKIP"),
+            };
+            let detail = match (&r.failure, &r.reason) {
+                (Some(f), reason) => format!(
+                    "<details{}><summary>{}</summary><pre>{}</pre>{}</details>",
+                    if r.status == Status::Failed { " open" } else { "" },
+                    escape(&f.message),
+                    escape(&describe(f)),
+                    reason.as_ref().map(|x| format!("<p>expected: {}</p>", escape(x))).unwrap_or_default()
+                ),
+                (None, Some(reason)) => escape(reason),
+                (None, None) => String::new(),
+            };
+            rows.push_str(&format!(
+                "<tr class=\"{class}\"><td>{label}</td><td><code>{}</code><br><small>{}</small></td><td>{}</td><td>{}</td></tr>\n",
+                escape(&r.id),
+                escape(&r.title),
+                escape(&r.section),
+                detail
+            ));
+        }
+        format!(
+            r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>drydock check: {registry}</title>
+<style>
+body {{ font: 14px/1.4 system-ui, sans-serif; margin: 2em; }}
+table {{ border-collapse: collapse; width: 100%; }}
+td {{ border-top: 1px solid #ddd; padding: .4em .6em; vertical-align: top; }}
+tr.pass td:first-child {{ color: #1a7f37; }} tr.fail td:first-child {{ color: #cf222e; font-weight: bold; }}
+tr.xfail td:first-child {{ color: #9a6700; }} tr.skip td:first-child {{ color: #6e7781; }}
+pre {{ white-space: pre-wrap; background: #f6f8fa; padding: .6em; }}
+</style></head><body>
+<h1>drydock check</h1>
+<p><code>{registry}</code>, profile {profile}: <strong>{summary}</strong></p>
+<table>
+{rows}</table>
+</body></html>
+"#,
+            registry = escape(&self.registry),
+            profile = escape(&self.profile),
+            summary = escape(&self.summary()),
+        )
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
