@@ -40,6 +40,29 @@ fn drydock_passes_every_check() {
     assert_eq!(report["results"].as_array().unwrap().len(), total);
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("<testsuite") && xml.contains("push/chunked/201"), "{xml}");
+
+    // Under load, every byte is still verified and the figures are printed.
+    let (ok, out) = check(
+        &format!("http://127.0.0.1:{port}"),
+        &[
+            "--only",
+            "base/v2-200",
+            "--load",
+            "--load-blobs",
+            "12",
+            "--load-size",
+            "65536",
+            "--load-concurrency",
+            "4",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    assert!(ok && out.contains("PASS  load/push-pull") && out.contains("MiB/s"), "{out}");
+    assert_eq!(last_line(&out), "2 passed, 0 failed, 0 skipped");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["load"]["push"]["requests"], 12);
+    assert_eq!(report["load"]["pull"]["bytes"], 12 * 65536);
 }
 
 #[test]

@@ -48,6 +48,19 @@ pub struct Args {
     /// Which spec version's requirements apply: oci-1.0 or oci-1.1.
     #[arg(long, default_value = "oci-1.1")]
     profile: String,
+    /// Also push and pull many blobs at once and report throughput and
+    /// latency percentiles (every byte still verified).
+    #[arg(long)]
+    load: bool,
+    /// With --load: how many blobs.
+    #[arg(long, default_value_t = 64)]
+    load_blobs: usize,
+    /// With --load: bytes per blob.
+    #[arg(long, default_value_t = 1 << 20)]
+    load_size: usize,
+    /// With --load: requests at once.
+    #[arg(long, default_value_t = 8)]
+    load_concurrency: usize,
     /// List the checks and exit.
     #[arg(long)]
     list: bool,
@@ -82,6 +95,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         run_id: id.iter().map(|b| format!("{b:02x}")).collect(),
         webhook_listen: args.webhook_listen,
         webhook_wait: std::time::Duration::from_secs(args.webhook_wait),
+        load: args.load.then_some(drydock_check::load::LoadOptions {
+            blobs: args.load_blobs,
+            size: args.load_size,
+            concurrency: args.load_concurrency,
+        }),
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let report = runtime.block_on(drydock_check::run(&options, print_result))?;
@@ -93,6 +111,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(p) = &args.html {
         std::fs::write(p, report.to_html()).with_context(|| format!("writing {}", p.display()))?;
+    }
+    if let Some(load) = &report.load {
+        print!("{load}");
     }
     println!("{}", report.summary());
     Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })

@@ -14,6 +14,7 @@ pub mod auth;
 mod checks;
 pub mod client;
 pub mod harness;
+pub mod load;
 pub mod report;
 pub mod webhook;
 
@@ -46,6 +47,8 @@ pub struct Options {
     pub webhook_listen: Option<std::net::SocketAddr>,
     /// How long events may take to arrive after the last check.
     pub webhook_wait: std::time::Duration,
+    /// Also measure push and pull throughput under load.
+    pub load: Option<load::LoadOptions>,
 }
 
 /// `*` matches any run of characters; otherwise the pattern is a prefix.
@@ -102,7 +105,7 @@ pub async fn run(
         .filter(|c| options.only.is_empty() || options.only.iter().any(|p| matches(p, c.id)))
         .filter(|c| !options.skip.iter().any(|p| matches(p, c.id)))
         .collect();
-    let total = selected.len() + usize::from(receiver.is_some());
+    let total = selected.len() + usize::from(receiver.is_some()) + usize::from(options.load.is_some());
     let mut results = Vec::with_capacity(total);
     for chunk in selected.chunks(options.jobs.max(1)) {
         let runs = chunk.iter().map(|c| run_one(&ctx, c, options));
@@ -110,6 +113,23 @@ pub async fn run(
             on_result(&r, results.len() + 1, total);
             results.push(r);
         }
+    }
+    let mut load_result = None;
+    if let Some(opts) = options.load {
+        let started = tokio::time::Instant::now();
+        let outcome = load::run(&ctx, opts).await;
+        let r = CheckResult {
+            id: "load/push-pull".into(),
+            section: "spec §Pushing blobs, §Pulling blobs (under load)".into(),
+            title: "concurrent pushes and pulls all succeed, byte for byte".into(),
+            status: if outcome.is_ok() { Status::Passed } else { Status::Failed },
+            failure: outcome.as_ref().err().cloned(),
+            reason: None,
+            duration_ms: started.elapsed().as_millis() as u64,
+        };
+        on_result(&r, results.len() + 1, total);
+        results.push(r);
+        load_result = outcome.ok();
     }
     if let Some(receiver) = &receiver {
         let started = tokio::time::Instant::now();
@@ -131,7 +151,7 @@ pub async fn run(
         Profile::Oci10 => "oci-1.0",
         Profile::Oci11 => "oci-1.1",
     };
-    Ok(Report { registry: options.url.clone(), profile: profile.into(), results })
+    Ok(Report { registry: options.url.clone(), profile: profile.into(), results, load: load_result })
 }
 
 async fn run_one(ctx: &Ctx, check: &harness::Check, options: &Options) -> CheckResult {

@@ -33,6 +33,9 @@ pub struct Report {
     pub registry: String,
     pub profile: String,
     pub results: Vec<CheckResult>,
+    /// Throughput and latency figures, with `--load`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load: Option<crate::load::LoadResult>,
 }
 
 impl Report {
@@ -153,13 +156,14 @@ pre {{ white-space: pre-wrap; background: #f6f8fa; padding: .6em; }}
 </style></head><body>
 <h1>drydock check</h1>
 <p><code>{registry}</code>, profile {profile}: <strong>{summary}</strong></p>
-<table>
+{load}<table>
 {rows}</table>
 </body></html>
 "#,
             registry = escape(&self.registry),
             profile = escape(&self.profile),
             summary = escape(&self.summary()),
+            load = self.load.as_ref().map(|l| format!("<pre>{}</pre>\n", escape(&l.to_string()))).unwrap_or_default(),
         )
     }
 }
