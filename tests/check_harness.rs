@@ -132,12 +132,32 @@ enum Break {
     UnsortedTags,
     DropOciSubject,
     AcceptOutOfOrderChunk,
+    /// Demands a bearer token (served at /token for user:secret) on /v2/ paths.
+    RequireBearer(u16),
+}
+
+const TOKEN: &str = "test-token";
+
+/// A token endpoint: `{"token": …}` for basic credentials user:secret.
+fn token_reply(req: &http::request::Parts) -> Option<http::Response<Full<Bytes>>> {
+    if req.uri.path() != "/token" {
+        return None;
+    }
+    let ok = req.headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Basic dXNlcjpzZWNyZXQ=");
+    let (status, body) = if ok { (200, format!(r#"{{"token":"{TOKEN}"}}"#)) } else { (401, String::new()) };
+    let mut r = http::Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = http::StatusCode::from_u16(status).unwrap();
+    Some(r)
 }
 
 /// Forwards every request to `upstream`, then breaks the answer as told.
 async fn proxy(upstream: u16, mode: Break) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let mode = match mode {
+        Break::RequireBearer(_) => Break::RequireBearer(port),
+        other => other,
+    };
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
@@ -145,6 +165,23 @@ async fn proxy(upstream: u16, mode: Break) -> u16 {
                 let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| async move {
                     let (parts, body) = req.into_parts();
                     let body = body.collect().await?.to_bytes();
+                    if let Break::RequireBearer(own_port) = mode {
+                        if let Some(r) = token_reply(&parts) {
+                            return Ok(r);
+                        }
+                        let bearer = format!("Bearer {TOKEN}");
+                        if parts.headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(bearer.as_str()) {
+                            let mut r = http::Response::new(Full::new(Bytes::from_static(
+                                br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#,
+                            )));
+                            *r.status_mut() = http::StatusCode::UNAUTHORIZED;
+                            let challenge = format!(
+                                r#"Bearer realm="http://127.0.0.1:{own_port}/token",service="test",scope="repository:x:pull,push""#
+                            );
+                            r.headers_mut().insert("www-authenticate", challenge.parse().unwrap());
+                            return Ok(r);
+                        }
+                    }
                     let up = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await.unwrap();
                     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(up)).await?;
                     tokio::spawn(conn);
@@ -153,7 +190,7 @@ async fn proxy(upstream: u16, mode: Break) -> u16 {
                     let (mut parts, body) = resp.into_parts();
                     let mut body = body.collect().await?.to_bytes();
                     match mode {
-                        Break::None => {}
+                        Break::None | Break::RequireBearer(_) => {}
                         Break::DropApiVersion => {
                             parts.headers.remove("docker-distribution-api-version");
                         }
@@ -218,4 +255,44 @@ async fn each_check_catches_the_breakage_it_is_for() {
             "{mode:?}:\n{out}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_token_flow() {
+    let scratch = Scratch::new("check-bearer");
+    let (_server, upstream) = drydock_serve(&[], &scratch.0.join("storage"));
+    let port = proxy(upstream, Break::RequireBearer(0)).await;
+    let url = format!("http://127.0.0.1:{port}");
+    let only = ["--only", "base/v2-200", "--only", "push/chunked/201"];
+    let with_creds: Vec<&str> = only.iter().copied().chain(["--username", "user", "--password", "secret"]).collect();
+    let (ok, out) = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || check(&url, &with_creds)
+    })
+    .await
+    .unwrap();
+    assert!(ok && last_line(&out) == "2 passed, 0 failed, 0 skipped", "{out}");
+    let (ok, out) = tokio::task::spawn_blocking(move || check(&url, &only)).await.unwrap();
+    assert!(!ok && out.contains("expected status 200, got 401"), "without credentials:\n{out}");
+}
+
+#[test]
+fn https_with_a_private_ca() {
+    let scratch = Scratch::new("check-tls");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(scratch.0.join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(scratch.0.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    let config = scratch.0.join("drydock.toml");
+    std::fs::write(
+        &config,
+        format!("[tls]\ncertificate = {:?}\nkey = {:?}\n", scratch.0.join("cert.pem"), scratch.0.join("key.pem")),
+    )
+    .unwrap();
+    let (_server, port) = drydock_serve(&["--config", config.to_str().unwrap()], &scratch.0.join("storage"));
+    let url = format!("https://localhost:{port}");
+    let ca = scratch.0.join("cert.pem");
+    let (ok, out) = check(&url, &["--only", "pull/", "--ca-cert", ca.to_str().unwrap()]);
+    assert!(ok && out.contains("PASS  pull/blob/range-206"), "{out}");
+    let (ok, out) = check(&url, &["--only", "base/v2-200"]);
+    assert!(!ok && out.contains("TLS"), "an unknown CA must not be trusted:\n{out}");
 }

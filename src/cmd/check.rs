@@ -61,6 +61,9 @@ pub struct Args {
     /// With --load: requests at once.
     #[arg(long, default_value_t = 8)]
     load_concurrency: usize,
+    /// Trust this PEM CA certificate (or bundle) too, for HTTPS registries.
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
     /// List the checks and exit.
     #[arg(long)]
     list: bool,
@@ -95,6 +98,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         run_id: id.iter().map(|b| format!("{b:02x}")).collect(),
         webhook_listen: args.webhook_listen,
         webhook_wait: std::time::Duration::from_secs(args.webhook_wait),
+        ca_certs: match &args.ca_cert {
+            None => Vec::new(),
+            Some(p) => {
+                use tokio_rustls::rustls::pki_types::{CertificateDer, pem::PemObject};
+                CertificateDer::pem_file_iter(p)
+                    .with_context(|| format!("reading {}", p.display()))?
+                    .collect::<Result<Vec<_>, _>>()
+                    .with_context(|| format!("parsing {}", p.display()))?
+            }
+        },
         load: args.load.then_some(drydock_check::load::LoadOptions {
             blobs: args.load_blobs,
             size: args.load_size,

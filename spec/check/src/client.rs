@@ -98,9 +98,22 @@ pub struct Client {
 
 impl Client {
     pub fn new(target: Target, auth: Auth) -> Client {
+        Client::with_roots(target, auth, Vec::new())
+    }
+
+    /// A client that also trusts `extra_roots` (DER certificates), for
+    /// registries behind a private CA.
+    pub fn with_roots(
+        target: Target,
+        auth: Auth,
+        extra_roots: Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>,
+    ) -> Client {
         let tls = target.https.then(|| {
             let mut roots = tokio_rustls::rustls::RootCertStore::empty();
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            for cert in extra_roots {
+                let _ = roots.add(cert);
+            }
             let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
             let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()

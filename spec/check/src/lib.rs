@@ -49,6 +49,8 @@ pub struct Options {
     pub webhook_wait: std::time::Duration,
     /// Also measure push and pull throughput under load.
     pub load: Option<load::LoadOptions>,
+    /// Extra trusted CA certificates (DER) for HTTPS registries.
+    pub ca_certs: Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>,
 }
 
 /// `*` matches any run of characters; otherwise the pattern is a prefix.
@@ -98,7 +100,8 @@ pub async fn run(
         None => None,
     };
     let target = client::Target::parse(&options.url)?;
-    let client = client::Client::new(target, auth::Auth::new(options.credentials.clone()));
+    let client =
+        client::Client::with_roots(target, auth::Auth::new(options.credentials.clone()), options.ca_certs.clone());
     let ctx = Ctx::new(client, &options.namespace, options.profile, &options.run_id);
     let selected: Vec<harness::Check> = all_checks()
         .into_iter()
