@@ -1,6 +1,6 @@
 //! `drydock`: the one command-line entry point to all three faces of the
 //! toolkit. Each subcommand lives in `cmd/`; this file only parses arguments
-//! and maps outcomes to exit codes.
+//! and maps outcomes to exit codes (0 success, 1 failure, 2 usage error).
 
 mod cmd;
 mod config;
@@ -22,7 +22,7 @@ enum Command {
     /// Verify a registry against the OCI Distribution Spec.
     Check(Box<cmd::check::Args>),
     /// Run deterministic simulations of registry races.
-    Sim(cmd::NotYet),
+    Sim(cmd::sim::Args),
     /// Print the digest (or tarsum) of files.
     Digest(cmd::digest::Args),
     /// Inspect and replay undeliverable webhook events.
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Check(args) => cmd::check::run(*args),
-        Command::Sim(_) => return cmd::not_yet("sim"),
+        Command::Sim(args) => cmd::sim::run(args),
         Command::Digest(args) => cmd::digest::run(args),
         Command::Events(args) => cmd::events::run(args),
     };

@@ -8,6 +8,8 @@
 
 pub mod env;
 pub mod http;
+#[cfg(feature = "sim-mutants")]
+pub mod mutants;
 pub mod notifications;
 pub mod registry;
 pub mod storage;

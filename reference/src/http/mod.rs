@@ -104,7 +104,13 @@ fn bridge(registry: &Registry, req: &Request<Incoming>, request_id: &str, peer: 
         registry.scheme,
         if host.is_empty() { registry.source_addr.as_str() } else { host.as_str() }
     );
-    Bridge::new(registry.notifications.clone(), registry.env.clone(), request, source, base)
+    #[allow(unused_mut)]
+    let mut bridge = Bridge::new(registry.notifications.clone(), registry.env.clone(), request, source, base);
+    #[cfg(feature = "sim-mutants")]
+    {
+        bridge.mutants = registry.mutants.clone();
+    }
+    bridge
 }
 
 fn query(req: &Request<Incoming>) -> HashMap<String, String> {

@@ -149,7 +149,10 @@ pub(crate) async fn patch(ctx: &Ctx<'_>, id: &str, req: Request<Incoming>) -> Ha
         response::set(&mut r, "range", range_value(info.size));
         return Ok(r);
     }
-    match uploads.write(&ctx.repo, id, range.map(|(a, _)| a), body_stream(req)).await {
+    let expected_start = range.map(|(a, _)| a);
+    #[cfg(feature = "sim-mutants")]
+    let expected_start = if ctx.registry.mutants.upload_offset_from_request() { None } else { expected_start };
+    match uploads.write(&ctx.repo, id, expected_start, body_stream(req)).await {
         Ok(size) => Ok(in_progress(ctx, StatusCode::ACCEPTED, id, size, started)),
         Err(RegistryError::RangeMismatch { requested, stored }) => {
             let mut r = response::error(

@@ -9,6 +9,8 @@ use crate::registry::error::Result;
 use drydock_spec::notification::{Action, ActorRecord, Event, RequestRecord, SourceRecord, Target};
 
 pub struct Bridge {
+    #[cfg(feature = "sim-mutants")]
+    pub(crate) mutants: crate::mutants::Mutants,
     broadcaster: Broadcaster,
     env: Env,
     request: RequestRecord,
@@ -24,7 +26,15 @@ impl Bridge {
         source: SourceRecord,
         base: String,
     ) -> Bridge {
-        Bridge { broadcaster, env, request, source, base }
+        Bridge {
+            #[cfg(feature = "sim-mutants")]
+            mutants: Default::default(),
+            broadcaster,
+            env,
+            request,
+            source,
+            base,
+        }
     }
 
     pub fn listener(&self) -> Listener<'_> {
@@ -46,6 +56,16 @@ impl Bridge {
             actor: ActorRecord::default(),
             source: self.source.clone(),
         };
+        #[cfg(feature = "sim-mutants")]
+        if self.mutants.event_after_response() {
+            // Wrong on purpose: the client may get its 2xx before this runs.
+            let broadcaster = self.broadcaster.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                let _ = broadcaster.write(&event, now).await;
+            });
+            return Ok(());
+        }
         self.broadcaster.write(&event, now).await
     }
 }

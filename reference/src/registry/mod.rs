@@ -44,6 +44,9 @@ pub struct Registry {
     pub source_addr: String,
     /// `http` or `https`, for URLs in events.
     pub scheme: &'static str,
+    /// Deliberate bugs the simulator can switch on.
+    #[cfg(feature = "sim-mutants")]
+    pub mutants: crate::mutants::Mutants,
 }
 
 impl Registry {
@@ -64,6 +67,8 @@ impl Registry {
             instance_id,
             source_addr: String::new(),
             scheme: "http",
+            #[cfg(feature = "sim-mutants")]
+            mutants: Default::default(),
             uploads: BlobWriter::new(driver.clone()),
             driver,
             env,

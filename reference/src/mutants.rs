@@ -1,0 +1,37 @@
+//! Deliberately wrong server behaviour, for the simulator only (feature
+//! `sim-mutants`). Each flag re-creates a class of real registry bug so the
+//! simulator can prove its oracle catches it. All flags default to off.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[derive(Clone, Default)]
+pub struct Mutants(Arc<Flags>);
+
+#[derive(Default)]
+struct Flags {
+    upload_offset_from_request: AtomicBool,
+    event_after_response: AtomicBool,
+}
+
+impl Mutants {
+    /// Trust the client's `Content-Range` start instead of the stored size
+    /// (a retried PATCH then appends its bytes twice).
+    pub fn upload_offset_from_request(&self) -> bool {
+        self.0.upload_offset_from_request.load(Ordering::Relaxed)
+    }
+
+    /// Record notification events after answering instead of before (a crash
+    /// right after the 2xx loses them).
+    pub fn event_after_response(&self) -> bool {
+        self.0.event_after_response.load(Ordering::Relaxed)
+    }
+
+    pub fn set_upload_offset_from_request(&self, on: bool) {
+        self.0.upload_offset_from_request.store(on, Ordering::Relaxed);
+    }
+
+    pub fn set_event_after_response(&self, on: bool) {
+        self.0.event_after_response.store(on, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,189 @@
+//! The simulated network's endpoints: an HTTP client for workloads, the
+//! connector registries use to reach webhook receivers, a receiver host, and
+//! a registry host.
+
+use crate::trace::Trace;
+use async_trait::async_trait;
+use bytes::Bytes;
+use drydock_reference::notifications::{Connector, EndpointConfig, Io};
+use drydock_reference::storage::StorageDriver;
+use drydock_reference::{Clock, Env, Registry};
+use drydock_spec::notification::{Envelope, Event};
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// Registry port on every registry host.
+pub const REGISTRY_PORT: u16 = 5000;
+/// Webhook port on every receiver host.
+pub const RECEIVER_PORT: u16 = 9000;
+/// How long a client waits for one answer.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Simulated wall clock: a fixed epoch plus simulated time.
+pub struct SimClock;
+
+impl Clock for SimClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000) + turmoil::sim_elapsed().unwrap_or_default()
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    }
+}
+
+/// A workload's client: one connection per request, every exchange traced.
+#[derive(Clone)]
+pub struct Client {
+    pub name: String,
+    pub trace: Trace,
+}
+
+impl Client {
+    pub async fn send(
+        &self,
+        host: &str,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Reply, String> {
+        let short: String = path.chars().take(90).collect();
+        let result =
+            tokio::time::timeout(CLIENT_TIMEOUT, self.exchange(host, method.clone(), path, headers, body)).await;
+        let result = match result {
+            Ok(r) => r,
+            Err(_) => Err("timed out".to_owned()),
+        };
+        match &result {
+            Ok(r) => self.trace.record(&self.name, format!("{method} {host}{short} -> {}", r.status.as_u16())),
+            Err(e) => self.trace.record(&self.name, format!("{method} {host}{short} -> error: {e}")),
+        }
+        result
+    }
+
+    async fn exchange(
+        &self,
+        host: &str,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Reply, String> {
+        let stream = turmoil::net::TcpStream::connect((host, REGISTRY_PORT)).await.map_err(|e| e.to_string())?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        let mut req = Request::builder().method(method).uri(path).header("host", host);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = sender
+            .send_request(req.body(Full::new(Bytes::from(body))).map_err(|e| e.to_string())?)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok(Reply { status: parts.status, headers: parts.headers, body })
+    }
+}
+
+/// Registries reach receivers over simulated TCP.
+pub struct SimConnector;
+
+#[async_trait]
+impl Connector for SimConnector {
+    async fn connect(&self, host: &str, port: u16) -> std::io::Result<Box<dyn Io>> {
+        Ok(Box::new(turmoil::net::TcpStream::connect((host, port)).await?))
+    }
+}
+
+/// What a registry host needs; cloned into the host closure, which turmoil
+/// calls again when the host restarts.
+#[derive(Clone)]
+pub struct RegistryHost {
+    pub name: String,
+    pub storage: Arc<dyn StorageDriver>,
+    pub secret: Vec<u8>,
+    pub seed: u64,
+    pub endpoints: Vec<EndpointConfig>,
+    pub upload_offset_from_request: bool,
+    pub event_after_response: bool,
+    pub trace: Trace,
+}
+
+impl RegistryHost {
+    pub async fn serve(self) -> turmoil::Result {
+        // A new instance (and random stream) on every start, as a real restart.
+        let boot = turmoil::sim_elapsed().unwrap_or_default().as_nanos() as u64;
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&self.seed.to_le_bytes());
+        seed[8..16].copy_from_slice(&boot.to_le_bytes());
+        let name_mix = self.name.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+        seed[16..24].copy_from_slice(&name_mix.to_le_bytes());
+        let mut registry = Registry::new(self.storage.clone(), Env::new(Arc::new(SimClock), seed), &self.secret, true)
+            .with_notifications(self.endpoints.clone());
+        registry.source_addr = format!("{}:{REGISTRY_PORT}", self.name);
+        registry.mutants.set_upload_offset_from_request(self.upload_offset_from_request);
+        registry.mutants.set_event_after_response(self.event_after_response);
+        registry.notifications.start_workers(Arc::new(SimConnector)).await.map_err(|e| e.to_string())?;
+        self.trace.record(&self.name, format!("start instance {}", registry.instance_id));
+        let listener = turmoil::net::TcpListener::bind(("0.0.0.0", REGISTRY_PORT)).await?;
+        loop {
+            let (stream, peer) = listener.accept().await?;
+            tokio::spawn(drydock_reference::http::serve_connection(
+                registry.clone(),
+                stream,
+                peer.to_string(),
+                std::future::pending(),
+            ));
+        }
+    }
+}
+
+/// A webhook receiver host: keeps every event it is sent.
+#[derive(Clone, Default)]
+pub struct Receiver {
+    pub events: Arc<Mutex<Vec<Event>>>,
+}
+
+impl Receiver {
+    pub async fn serve(self) -> turmoil::Result {
+        let listener = turmoil::net::TcpListener::bind(("0.0.0.0", RECEIVER_PORT)).await?;
+        loop {
+            let (stream, _) = listener.accept().await?;
+            let events = self.events.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let events = events.clone();
+                    async move {
+                        let body = req.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+                        if let Ok(envelope) = serde_json::from_slice::<Envelope>(&body) {
+                            events.lock().unwrap_or_else(|p| p.into_inner()).extend(envelope.events);
+                        }
+                        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::new())))
+                    }
+                });
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    }
+
+    pub fn has_push_of(&self, repo: &str, digest: &str) -> bool {
+        self.events.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|e| {
+            e.action.name() == "push" && e.target.repository == repo && e.target.digest.as_deref() == Some(digest)
+        })
+    }
+}

@@ -1,0 +1,61 @@
+//! The scenarios: each a world, a workload, faults drawn from the seed, an
+//! oracle, and the deliberately wrong server variant it must catch.
+
+mod event_crash;
+mod same_blob;
+mod tag_race;
+mod upload_resume;
+
+use crate::trace::Trace;
+
+/// One deliberately wrong variant of the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mutant {
+    /// A tag's `current/link` is replaced by delete-then-write.
+    NonAtomicTagWrite,
+    /// A PATCH trusts its `Content-Range` start instead of the stored size.
+    UploadOffsetFromRequest,
+    /// Events are recorded after the 2xx instead of before it.
+    EventAfterResponse,
+    /// No planted bug: the scenario guards invariants of the real server only.
+    None,
+}
+
+impl Mutant {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutant::NonAtomicTagWrite => "non-atomic-tag-write",
+            Mutant::UploadOffsetFromRequest => "upload-offset-from-request",
+            Mutant::EventAfterResponse => "event-after-response",
+            Mutant::None => "none",
+        }
+    }
+}
+
+/// What one run is given.
+#[derive(Clone)]
+pub struct RunConfig {
+    pub seed: u64,
+    /// Run the scenario's mutant instead of the real server.
+    pub mutant: bool,
+    /// Which mutant the scenario plants.
+    pub mutant_kind: Option<Mutant>,
+    pub trace: Trace,
+}
+
+pub struct Scenario {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// The real bug report the scenario comes from.
+    pub origin: &'static str,
+    pub mutant: Mutant,
+    /// The mutant is caught within this many seeds starting at 0 (the test
+    /// suite holds the simulator to it).
+    pub catch_within: u64,
+    /// Runs the world; returns the oracle's violations.
+    pub run: fn(&RunConfig) -> Vec<String>,
+}
+
+pub fn all() -> Vec<Scenario> {
+    vec![same_blob::scenario(), tag_race::scenario(), upload_resume::scenario(), event_crash::scenario()]
+}

@@ -1,0 +1,93 @@
+//! Concurrent pushes of one blob through two instances, with storage errors
+//! and latency: every acknowledged push reads back exactly, HEAD 200 implies
+//! GET 200, and no storage fault turns into a 500.
+
+use super::{Mutant, RunConfig, Scenario};
+use crate::net::Client;
+use crate::storage::{FaultyStorage, StorageFaults};
+use drydock_spec::{Algorithm, Digest};
+use http::Method;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub fn scenario() -> Scenario {
+    Scenario {
+        name: "same-blob",
+        description: "three clients push one blob through two instances while storage fails and stalls",
+        origin: "distribution's blob writer races (two uploads moving to one blob path) and 500s on backend errors",
+        mutant: Mutant::None,
+        catch_within: 0,
+        run,
+    }
+}
+
+fn run(cfg: &RunConfig) -> Vec<String> {
+    let violations = Arc::new(Mutex::new(Vec::new()));
+    let mut sim = crate::builder(cfg.seed).build();
+    let faults = StorageFaults { error_per_10k: 150, max_latency: Duration::from_millis(3), ..Default::default() };
+    let storage = Arc::new(FaultyStorage::new(cfg.seed, faults, cfg.trace.clone()));
+    for name in ["r1", "r2"] {
+        let host = crate::registry_host(name, storage.clone(), cfg, Vec::new());
+        sim.host(name, move || host.clone().serve());
+    }
+    let data: Vec<u8> = (0..40_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> (cfg.seed % 7)) as u8).collect();
+    let digest = Digest::of(Algorithm::Sha256, &data);
+    for (i, target) in ["r1", "r2", "r1"].into_iter().enumerate() {
+        let client = Client { name: format!("c{i}"), trace: cfg.trace.clone() };
+        let (data, digest, violations) = (data.clone(), digest.clone(), violations.clone());
+        sim.client(format!("c{i}"), async move {
+            let path = format!("/v2/shared/blobs/uploads/?digest={digest}");
+            let mut acked = false;
+            for _ in 0..6 {
+                match client.send(target, Method::POST, &path, &[], data.clone()).await {
+                    Ok(r) if r.status == 201 => {
+                        acked = true;
+                        break;
+                    }
+                    Ok(r) if r.status == 500 => {
+                        violations.lock().unwrap().push(format!("{}: POST answered 500", client.name))
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+            if !acked {
+                return Ok(());
+            }
+            for host in ["r1", "r2"] {
+                for attempt in 0..6 {
+                    let head =
+                        client.send(host, Method::HEAD, &format!("/v2/shared/blobs/{digest}"), &[], vec![]).await;
+                    let get = client.send(host, Method::GET, &format!("/v2/shared/blobs/{digest}"), &[], vec![]).await;
+                    match (head, get) {
+                        (Ok(h), Ok(g)) if h.status == 200 && g.status == 200 => {
+                            if g.body[..] != data[..] {
+                                violations
+                                    .lock()
+                                    .unwrap()
+                                    .push(format!("{host}: acknowledged blob reads back different bytes"));
+                            }
+                            break;
+                        }
+                        (Ok(h), Ok(g)) if h.status == 200 && g.status == 404 => {
+                            violations.lock().unwrap().push(format!("{host}: HEAD 200 but GET 404"));
+                            break;
+                        }
+                        (Ok(h), _) if h.status == 404 => {
+                            violations.lock().unwrap().push(format!("{host}: acknowledged blob is unknown"));
+                            break;
+                        }
+                        _ if attempt == 5 => {
+                            violations.lock().unwrap().push(format!("{host}: acknowledged blob never readable"))
+                        }
+                        _ => tokio::time::sleep(Duration::from_millis(20)).await,
+                    }
+                }
+            }
+            Ok(())
+        });
+    }
+    if let Err(e) = sim.run() {
+        violations.lock().unwrap().push(format!("simulation failed: {e}"));
+    }
+    std::mem::take(&mut *violations.lock().unwrap())
+}

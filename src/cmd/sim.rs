@@ -1,0 +1,131 @@
+//! `drydock sim`: list the scenarios, run seeds, replay one with its trace.
+//! Each seed is a separate, single-threaded simulation; this command only
+//! spreads independent seeds over `--jobs` threads.
+
+use anyhow::{Context, bail};
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Name every scenario, what it does, and the bug it comes from.
+    List,
+    /// Run a scenario over a range of seeds.
+    Run {
+        #[arg(long)]
+        scenario: String,
+        /// Seeds as `A..B` (B excluded) or a single seed.
+        #[arg(long, default_value = "0..100")]
+        seeds: String,
+        /// Simulations at once.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        /// Print each run's timeline (sim time, host, request, fault).
+        #[arg(long)]
+        trace: bool,
+        /// Run the scenario's deliberately wrong server instead of the real one.
+        #[arg(long)]
+        mutant: bool,
+    },
+}
+
+fn parse_seeds(s: &str) -> anyhow::Result<std::ops::Range<u64>> {
+    match s.split_once("..") {
+        Some((a, b)) => {
+            let (a, b): (u64, u64) = (a.parse().context("seed range start")?, b.parse().context("seed range end")?);
+            if b <= a {
+                bail!("empty seed range {s}");
+            }
+            Ok(a..b)
+        }
+        None => {
+            let a: u64 = s.parse().context("seed")?;
+            Ok(a..a + 1)
+        }
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Command::List => {
+            for s in drydock_sim::scenarios::all() {
+                println!("{:<16} {}", s.name, s.description);
+                println!("{:<16} from: {}", "", s.origin);
+                if s.mutant != drydock_sim::Mutant::None {
+                    println!("{:<16} catches: {} within {} seeds", "", s.mutant.name(), s.catch_within);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { scenario, seeds, jobs, trace, mutant } => {
+            let s = drydock_sim::scenario(&scenario)
+                .with_context(|| format!("no scenario {scenario:?}; see `drydock sim list`"))?;
+            let seeds = parse_seeds(&seeds)?;
+            let total = (seeds.end - seeds.start) as usize;
+            let next = AtomicU64::new(seeds.start);
+            let done = AtomicUsize::new(0);
+            let requests = AtomicUsize::new(0);
+            let failures = Mutex::new(Vec::new());
+            let started = std::time::Instant::now();
+            std::thread::scope(|scope| {
+                for _ in 0..jobs.max(1) {
+                    scope.spawn(|| {
+                        loop {
+                            let seed = next.fetch_add(1, Ordering::Relaxed);
+                            if seed >= seeds.end {
+                                break;
+                            }
+                            let outcome = drydock_sim::run(&s, seed, mutant);
+                            requests.fetch_add(
+                                outcome.trace.iter().filter(|l| l.contains(" -> ")).count(),
+                                Ordering::Relaxed,
+                            );
+                            if trace {
+                                let mut out = std::io::stdout().lock();
+                                let _ = writeln!(out, "== {} seed {seed} fingerprint {}", s.name, outcome.fingerprint);
+                                for l in &outcome.trace {
+                                    let _ = writeln!(out, "{l}");
+                                }
+                            }
+                            if !outcome.passed() {
+                                failures.lock().unwrap_or_else(|p| p.into_inner()).push(outcome);
+                            }
+                            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                            eprint!(
+                                "\r[{n}/{total}] {} failing",
+                                failures.lock().unwrap_or_else(|p| p.into_inner()).len()
+                            );
+                        }
+                    });
+                }
+            });
+            eprintln!();
+            let elapsed = started.elapsed().as_secs_f64().max(1e-9);
+            let mut failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
+            failures.sort_by_key(|o| o.seed);
+            for f in &failures {
+                println!("FAIL {} seed {}:", f.scenario, f.seed);
+                for v in &f.violations {
+                    println!("    {v}");
+                }
+                println!("    replay: {}", f.replay_command());
+            }
+            println!(
+                "{} seeds in {elapsed:.2}s: {:.0} seeds/min, {:.0} simulated requests/s",
+                total,
+                total as f64 * 60.0 / elapsed,
+                requests.load(Ordering::Relaxed) as f64 / elapsed
+            );
+            println!("{} passed, {} failed", total - failures.len(), failures.len());
+            Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+    }
+}
