@@ -23,6 +23,8 @@ pub struct StorageFaults {
     pub list_lag: Duration,
     /// Mutant: a tag's `current/link` is replaced by delete-then-write.
     pub non_atomic_tags: bool,
+    /// Mutant: deleting a tag's directory is acknowledged but not done.
+    pub lost_tag_deletes: bool,
 }
 
 pub struct FaultyStorage {
@@ -146,6 +148,10 @@ impl StorageDriver for FaultyStorage {
 
     async fn delete(&self, path: &str) -> Result<()> {
         self.before("delete", path).await?;
+        if self.faults.lost_tag_deletes && path.contains("/_manifests/tags/") {
+            // Wrong on purpose: the tag survives its acknowledged delete.
+            return Ok(());
+        }
         self.inner.delete(path).await
     }
 }

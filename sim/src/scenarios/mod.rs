@@ -1,6 +1,7 @@
 //! The scenarios: each a world, a workload, faults drawn from the seed, an
 //! oracle, and the deliberately wrong server variant it must catch.
 
+mod delete_pull;
 mod event_crash;
 mod same_blob;
 mod tag_race;
@@ -13,6 +14,8 @@ use crate::trace::Trace;
 pub enum Mutant {
     /// A tag's `current/link` is replaced by delete-then-write.
     NonAtomicTagWrite,
+    /// A tag delete is acknowledged by storage but not done.
+    LostTagDelete,
     /// A PATCH trusts its `Content-Range` start instead of the stored size.
     UploadOffsetFromRequest,
     /// Events are recorded after the 2xx instead of before it.
@@ -25,6 +28,7 @@ impl Mutant {
     pub fn name(self) -> &'static str {
         match self {
             Mutant::NonAtomicTagWrite => "non-atomic-tag-write",
+            Mutant::LostTagDelete => "lost-tag-delete",
             Mutant::UploadOffsetFromRequest => "upload-offset-from-request",
             Mutant::EventAfterResponse => "event-after-response",
             Mutant::None => "none",
@@ -57,5 +61,11 @@ pub struct Scenario {
 }
 
 pub fn all() -> Vec<Scenario> {
-    vec![same_blob::scenario(), tag_race::scenario(), upload_resume::scenario(), event_crash::scenario()]
+    vec![
+        same_blob::scenario(),
+        tag_race::scenario(),
+        upload_resume::scenario(),
+        event_crash::scenario(),
+        delete_pull::scenario(),
+    ]
 }

@@ -21,6 +21,10 @@ pub fn scenario() -> Scenario {
     }
 }
 
+fn blob_bytes(seed: u64) -> Vec<u8> {
+    (0..40_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> (seed % 7)) as u8).collect()
+}
+
 fn run(cfg: &RunConfig) -> Vec<String> {
     let violations = Arc::new(Mutex::new(Vec::new()));
     let mut sim = crate::builder(cfg.seed).build();
@@ -30,11 +34,36 @@ fn run(cfg: &RunConfig) -> Vec<String> {
         let host = crate::registry_host(name, storage.clone(), cfg, Vec::new());
         sim.host(name, move || host.clone().serve());
     }
-    let data: Vec<u8> = (0..40_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> (cfg.seed % 7)) as u8).collect();
+    let first_ack = Arc::new(Mutex::new(false));
+    {
+        // Polls both instances from the first acknowledgement on: an
+        // acknowledged blob must never be missing, even while other pushes
+        // of it commit.
+        let client = Client { name: "reader".into(), trace: cfg.trace.clone() };
+        let (first_ack, violations) = (first_ack.clone(), violations.clone());
+        let digest = Digest::of(Algorithm::Sha256, &blob_bytes(cfg.seed));
+        sim.client("reader", async move {
+            while !*first_ack.lock().unwrap() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            for i in 0..40 {
+                let host = if i % 2 == 0 { "r1" } else { "r2" };
+                if let Ok(r) = client.send(host, Method::HEAD, &format!("/v2/shared/blobs/{digest}"), &[], vec![]).await
+                    && r.status == 404
+                {
+                    violations.lock().unwrap().push(format!("{host}: an acknowledged blob answered 404"));
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Ok(())
+        });
+    }
+    let data = blob_bytes(cfg.seed);
     let digest = Digest::of(Algorithm::Sha256, &data);
     for (i, target) in ["r1", "r2", "r1"].into_iter().enumerate() {
         let client = Client { name: format!("c{i}"), trace: cfg.trace.clone() };
-        let (data, digest, violations) = (data.clone(), digest.clone(), violations.clone());
+        let (data, digest, violations, first_ack) =
+            (data.clone(), digest.clone(), violations.clone(), first_ack.clone());
         sim.client(format!("c{i}"), async move {
             let path = format!("/v2/shared/blobs/uploads/?digest={digest}");
             let mut acked = false;
@@ -42,6 +71,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
                 match client.send(target, Method::POST, &path, &[], data.clone()).await {
                     Ok(r) if r.status == 201 => {
                         acked = true;
+                        *first_ack.lock().unwrap() = true;
                         break;
                     }
                     Ok(r) if r.status == 500 => {
