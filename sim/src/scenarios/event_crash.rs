@@ -74,6 +74,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
     let crash_at = 40 + (cfg.seed % 200) as usize;
     let mut step = 0usize;
     let mut crashed = false;
+    let mut restarted = false;
     let outcome: Result<(), String> = loop {
         match sim.step() {
             Ok(true) => break Ok(()),
@@ -90,13 +91,19 @@ fn run(cfg: &RunConfig) -> Vec<String> {
             cfg.trace.record_at(sim.elapsed(), "chaos", "restart r1; receiver reachable");
             sim.bounce("r1");
             sim.repair("r1", "receiver");
+            restarted = true;
         }
     };
     if let Err(e) = outcome {
         violations.lock().unwrap().push(format!("simulation failed: {e}"));
     }
-    // After the workload: give delivery time (the receiver is up now).
-    if !crashed {
+    // The workload may end before the crash or before the restart: finish
+    // the story, then give delivery time with the receiver reachable.
+    if crashed && !restarted {
+        cfg.trace.record_at(sim.elapsed(), "chaos", "restart r1; receiver reachable");
+        sim.bounce("r1");
+    }
+    if !restarted {
         sim.repair("r1", "receiver");
     }
     for _ in 0..3_000 {
