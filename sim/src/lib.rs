@@ -89,7 +89,10 @@ impl Outcome {
 /// Runs one `(scenario, seed)`.
 pub fn run(scenario: &Scenario, seed: u64, mutant: bool) -> Outcome {
     let cfg = RunConfig { seed, mutant, mutant_kind: Some(scenario.mutant), trace: trace::Trace::default() };
-    let violations = (scenario.run)(&cfg);
+    let mut violations = (scenario.run)(&cfg);
+    violations.extend(
+        cfg.trace.server_errors().into_iter().map(|e| format!("a server error no client input justifies: {e}")),
+    );
     Outcome {
         scenario: scenario.name.to_owned(),
         seed,

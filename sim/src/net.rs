@@ -67,7 +67,12 @@ impl Client {
             Err(_) => Err("timed out".to_owned()),
         };
         match &result {
-            Ok(r) => self.trace.record(&self.name, format!("{method} {host}{short} -> {}", r.status.as_u16())),
+            Ok(r) => {
+                self.trace.record(&self.name, format!("{method} {host}{short} -> {}", r.status.as_u16()));
+                if r.status.is_server_error() && r.status != StatusCode::SERVICE_UNAVAILABLE {
+                    self.trace.server_error(format!("{method} {host}{short} answered {}", r.status.as_u16()));
+                }
+            }
             Err(e) => self.trace.record(&self.name, format!("{method} {host}{short} -> error: {e}")),
         }
         result
@@ -152,10 +157,22 @@ impl RegistryHost {
     }
 }
 
-/// A webhook receiver host: keeps every event it is sent.
+/// A webhook receiver host: keeps every event it is sent. It can be slow
+/// (`delay` before each answer) and refuse its first deliveries with 503.
 #[derive(Clone, Default)]
 pub struct Receiver {
     pub events: Arc<Mutex<Vec<Event>>>,
+    pub delay: Duration,
+    pub refuse_first: usize,
+    refused: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Receiver {
+    /// A receiver that waits `delay` before each answer and refuses its
+    /// first `refuse_first` deliveries with 503.
+    pub fn new(delay: Duration, refuse_first: usize) -> Receiver {
+        Receiver { delay, refuse_first, ..Receiver::default() }
+    }
 }
 
 impl Receiver {
@@ -163,16 +180,20 @@ impl Receiver {
         let listener = turmoil::net::TcpListener::bind(("0.0.0.0", RECEIVER_PORT)).await?;
         loop {
             let (stream, _) = listener.accept().await?;
-            let events = self.events.clone();
+            let me = self.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    let events = events.clone();
+                    let me = me.clone();
                     async move {
                         let body = req.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
-                        if let Ok(envelope) = serde_json::from_slice::<Envelope>(&body) {
-                            events.lock().unwrap_or_else(|p| p.into_inner()).extend(envelope.events);
+                        tokio::time::sleep(me.delay).await;
+                        let mut resp = http::Response::new(Full::new(Bytes::new()));
+                        if me.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < me.refuse_first {
+                            *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                        } else if let Ok(envelope) = serde_json::from_slice::<Envelope>(&body) {
+                            me.events.lock().unwrap_or_else(|p| p.into_inner()).extend(envelope.events);
                         }
-                        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::new())))
+                        Ok::<_, std::convert::Infallible>(resp)
                     }
                 });
                 let _ =

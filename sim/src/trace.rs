@@ -7,6 +7,9 @@ use std::sync::{Arc, Mutex};
 #[derive(Clone, Default)]
 pub struct Trace {
     lines: Arc<Mutex<Vec<String>>>,
+    /// Answers no correct registry gives: 5xx other than 503 (storage
+    /// unavailable). Every run's oracle reports them.
+    server_errors: Arc<Mutex<Vec<String>>>,
 }
 
 impl Trace {
@@ -19,6 +22,15 @@ impl Trace {
     pub fn record_at(&self, t: std::time::Duration, host: &str, what: impl AsRef<str>) {
         let line = format!("{:>9.3}ms {host:<10} {}", t.as_secs_f64() * 1000.0, what.as_ref());
         self.lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+    }
+
+    /// Notes an answer that breaks the "no 500 for client errors" rule.
+    pub fn server_error(&self, what: String) {
+        self.server_errors.lock().unwrap_or_else(|p| p.into_inner()).push(what);
+    }
+
+    pub fn server_errors(&self) -> Vec<String> {
+        self.server_errors.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn lines(&self) -> Vec<String> {

@@ -14,7 +14,7 @@ use std::time::Duration;
 pub fn scenario() -> Scenario {
     Scenario {
         name: "event-crash",
-        description: "crash between the storage commit and event delivery, receiver outage, restart",
+        description: "crash between the storage commit and event delivery; receiver down, then slow and refusing (503); restart",
         origin: "distribution's notifications keep unsent events in memory (design notes in ../shared/notes): a restart loses them",
         mutant: Mutant::EventAfterResponse,
         catch_within: 20,
@@ -38,7 +38,8 @@ fn run(cfg: &RunConfig) -> Vec<String> {
     endpoint.timeout = Duration::from_millis(500);
     let host = crate::registry_host("r1", storage.clone(), cfg, vec![endpoint]);
     sim.host("r1", move || host.clone().serve());
-    let receiver = Receiver::default();
+    // A slow receiver that refuses its first few deliveries.
+    let receiver = Receiver::new(Duration::from_millis(cfg.seed % 30), (cfg.seed % 4) as usize);
     {
         let receiver = receiver.clone();
         sim.host("receiver", move || receiver.clone().serve());
