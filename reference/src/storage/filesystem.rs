@@ -93,8 +93,15 @@ impl StorageDriver for FilesystemDriver {
             .await;
             match result {
                 Ok(()) => return Ok(()),
-                // The parent was removed as empty between our steps: write again.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < PARENT_RACE_RETRIES => attempt += 1,
+                // The parent was removed as empty between our steps (NotFound,
+                // or AlreadyExists from create_dir_all seeing it vanish
+                // mid-call): write again.
+                Err(e)
+                    if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::AlreadyExists)
+                        && attempt < PARENT_RACE_RETRIES =>
+                {
+                    attempt += 1
+                }
                 Err(e) => {
                     let _ = tokio::fs::remove_file(&temp).await;
                     return Err(io_err(path)(e));
@@ -198,10 +205,10 @@ impl StorageDriver for FilesystemDriver {
 
 #[cfg(test)]
 mod tests {
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn passes_the_driver_suite() {
         let dir = std::env::temp_dir().join(format!("drydock-fs-suite-{}", std::process::id()));
-        super::super::suite::run(&super::FilesystemDriver::new(&dir)).await;
+        super::super::suite::run(std::sync::Arc::new(super::FilesystemDriver::new(&dir))).await;
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -134,8 +134,8 @@ impl StorageDriver for InMemoryDriver {
 
 #[cfg(test)]
 mod tests {
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn passes_the_driver_suite() {
-        super::super::suite::run(&super::InMemoryDriver::new()).await;
+        super::super::suite::run(std::sync::Arc::new(super::InMemoryDriver::new())).await;
     }
 }

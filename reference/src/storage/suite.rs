@@ -3,14 +3,19 @@
 
 use super::{StorageDriver, StorageError};
 use bytes::Bytes;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Runs every check against `d`, which must start empty.
-pub async fn run(d: &dyn StorageDriver) {
+/// Runs every check against `driver`, which must start empty. Run it on a
+/// multi-threaded runtime: one check races tasks against each other.
+pub async fn run(driver: Arc<dyn StorageDriver>) {
+    let d = driver.as_ref();
     contents(d).await;
     appends_and_ranges(d).await;
     listing_and_stat(d).await;
     rename_and_delete(d).await;
     empty_directories(d).await;
+    writers_race_empty_dir_removal(driver.clone()).await;
     invalid_paths(d).await;
 }
 
@@ -85,6 +90,53 @@ async fn empty_directories(d: &dyn StorageDriver) {
     assert_eq!(d.get_content("/e/full/y").await.unwrap(), "y");
     assert!(!d.remove_empty_dir("/e/absent").await.unwrap());
     d.delete("/e").await.unwrap();
+}
+
+/// Writers that keep emptying their directory (write, delete, write…, as a
+/// queue's producer and consumer do) and a remover of that directory, on
+/// other threads at once: every write succeeds, and the last ones stay.
+async fn writers_race_empty_dir_removal(d: Arc<dyn StorageDriver>) {
+    const WRITERS: usize = 16;
+    const ROUNDS: usize = 40;
+    let stop = Arc::new(AtomicBool::new(false));
+    let remover = {
+        let (d, stop) = (d.clone(), stop.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = d.remove_empty_dir("/race/bucket").await;
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|i| {
+            let d = d.clone();
+            tokio::spawn(async move {
+                let path = format!("/race/bucket/{i:03}");
+                for round in 0..ROUNDS {
+                    d.put_content(&path, Bytes::from(vec![i as u8; 8])).await?;
+                    if round + 1 < ROUNDS {
+                        d.delete(&path).await?;
+                    }
+                }
+                Ok::<_, StorageError>(path)
+            })
+        })
+        .collect();
+    let mut written = Vec::new();
+    for (i, w) in writers.into_iter().enumerate() {
+        let path = w
+            .await
+            .expect("writer task")
+            .unwrap_or_else(|e| panic!("write {i} lost to a concurrent empty-directory removal: {e}"));
+        written.push((i, path));
+    }
+    stop.store(true, Ordering::Relaxed);
+    remover.await.expect("remover task");
+    for (i, path) in written {
+        assert_eq!(d.get_content(&path).await.unwrap(), vec![i as u8; 8]);
+    }
+    d.delete("/race").await.unwrap();
 }
 
 async fn invalid_paths(d: &dyn StorageDriver) {
