@@ -18,7 +18,7 @@ use crate::registry::Registry;
 use crate::registry::error::RegistryError;
 use bytes::Bytes;
 use drydock_spec::ErrorCode;
-use drydock_spec::notification::{RequestRecord, SourceRecord};
+use drydock_spec::notification::RequestRecord;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -98,19 +98,12 @@ fn bridge(registry: &Registry, req: &Request<Incoming>, request_id: &str, peer: 
         method: req.method().to_string(),
         useragent: header(http::header::USER_AGENT),
     };
-    let source = SourceRecord { addr: registry.source_addr.clone(), instance_id: registry.instance_id.clone() };
     let base = format!(
         "{}://{}",
         registry.scheme,
         if host.is_empty() { registry.source_addr.as_str() } else { host.as_str() }
     );
-    #[allow(unused_mut)]
-    let mut bridge = Bridge::new(registry.notifications.clone(), registry.env.clone(), request, source, base);
-    #[cfg(feature = "sim-mutants")]
-    {
-        bridge.mutants = registry.mutants.clone();
-    }
-    bridge
+    Bridge::for_request(registry, request, base)
 }
 
 fn query(req: &Request<Incoming>) -> HashMap<String, String> {

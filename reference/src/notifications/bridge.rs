@@ -5,12 +5,13 @@
 use super::Broadcaster;
 use super::listener::Listener;
 use crate::env::Env;
+use crate::registry::Registry;
 use crate::registry::error::Result;
 use drydock_spec::notification::{Action, ActorRecord, Event, RequestRecord, SourceRecord, Target};
 
 pub struct Bridge {
     #[cfg(feature = "sim-mutants")]
-    pub(crate) mutants: crate::mutants::Mutants,
+    mutants: crate::mutants::Mutants,
     broadcaster: Broadcaster,
     env: Env,
     request: RequestRecord,
@@ -19,20 +20,16 @@ pub struct Bridge {
 }
 
 impl Bridge {
-    pub fn new(
-        broadcaster: Broadcaster,
-        env: Env,
-        request: RequestRecord,
-        source: SourceRecord,
-        base: String,
-    ) -> Bridge {
+    /// The bridge for one request to `registry`; `base` is `scheme://host`
+    /// for the URLs in events.
+    pub fn for_request(registry: &Registry, request: RequestRecord, base: String) -> Bridge {
         Bridge {
             #[cfg(feature = "sim-mutants")]
-            mutants: Default::default(),
-            broadcaster,
-            env,
+            mutants: registry.mutants.clone(),
+            broadcaster: registry.notifications.clone(),
+            env: registry.env.clone(),
             request,
-            source,
+            source: SourceRecord { addr: registry.source_addr.clone(), instance_id: registry.instance_id.clone() },
             base,
         }
     }

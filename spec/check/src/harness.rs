@@ -208,6 +208,25 @@ impl Ctx {
         format!("{path}{sep}{pair}")
     }
 
+    /// Sends `chunk` as the bytes starting at `start` of an upload
+    /// (`Content-Range: start-end`); the reply (caller checks it).
+    pub async fn patch_chunk(&self, location: &str, start: usize, chunk: &[u8]) -> Result<Reply, Stop> {
+        let range = format!("{start}-{}", (start + chunk.len()).saturating_sub(1));
+        let len = chunk.len().to_string();
+        let headers = [
+            ("content-type", "application/octet-stream"),
+            ("content-range", range.as_str()),
+            ("content-length", len.as_str()),
+        ];
+        self.req(Method::PATCH, location, &headers, Bytes::copy_from_slice(chunk)).await
+    }
+
+    /// GET a manifest as an OCI client asks for one.
+    pub async fn get_manifest(&self, repo: &str, reference: &str) -> Result<Reply, Stop> {
+        let accept = [("accept", drydock_spec::media_type::OCI_MANIFEST)];
+        self.req(Method::GET, &format!("/v2/{repo}/manifests/{reference}"), &accept, Bytes::new()).await
+    }
+
     /// Starts an upload session; its location path.
     pub async fn start_upload(&self, repo: &str) -> Result<String, Stop> {
         let r = self.req(Method::POST, &format!("/v2/{repo}/blobs/uploads/"), &[], Bytes::new()).await?;

@@ -44,8 +44,7 @@ async fn read_your_writes(ctx: &Ctx) -> Verdict {
         m["annotations"] = serde_json::json!({"round": i.to_string()});
         let body = serde_json::to_vec(&m).unwrap();
         expect_status(&ctx.put_manifest(&repo, "moving", OCI_MANIFEST, &body).await?, &[201])?;
-        let r =
-            ctx.req(Method::GET, &format!("/v2/{repo}/manifests/moving"), &[("accept", OCI_MANIFEST)], vec![]).await?;
+        let r = ctx.get_manifest(&repo, "moving").await?;
         expect_status(&r, &[200])?;
         if r.body[..] != body[..] {
             return Err(fail(&r, format!("round {i}: the tag does not read back what was just written")));
@@ -82,23 +81,10 @@ async fn parallel_chunked(ctx: &Ctx) -> Verdict {
     }
     // Round-robin the chunks so the uploads interleave.
     for part in 0..3 {
-        let sends = blobs.iter().zip(&locations).map(|(data, loc)| {
-            let chunk = data[part * 1000..(part + 1) * 1000].to_vec();
-            let range = format!("{}-{}", part * 1000, part * 1000 + 999);
-            async move {
-                ctx.req(
-                    Method::PATCH,
-                    loc,
-                    &[
-                        ("content-type", "application/octet-stream"),
-                        ("content-range", &range),
-                        ("content-length", "1000"),
-                    ],
-                    chunk,
-                )
-                .await
-            }
-        });
+        let sends = blobs
+            .iter()
+            .zip(&locations)
+            .map(|(data, loc)| ctx.patch_chunk(loc, part * 1000, &data[part * 1000..(part + 1) * 1000]));
         let replies = futures_util::future::join_all(sends).await;
         for (reply, loc) in replies.into_iter().zip(locations.iter_mut()) {
             let r = reply?;

@@ -140,7 +140,7 @@ async fn artifact(ctx: &Ctx) -> Verdict {
     m["layers"][0]["mediaType"] = "application/spdx+json".into();
     let body = serde_json::to_vec(&m).unwrap();
     expect_status(&ctx.put_manifest(&repo, "sbom", OCI_MANIFEST, &body).await?, &[201])?;
-    let r = ctx.req(Method::GET, &format!("/v2/{repo}/manifests/sbom"), &[("accept", OCI_MANIFEST)], vec![]).await?;
+    let r = ctx.get_manifest(&repo, "sbom").await?;
     expect_status(&r, &[200])?;
     if r.body[..] != body[..] {
         return Err(fail(&r, "the artifact manifest is not served byte for byte"));
@@ -155,8 +155,7 @@ async fn large_annotations(ctx: &Ctx) -> Verdict {
     m["annotations"] = serde_json::json!({"org.example.notes": "n".repeat(256 * 1024)});
     let body = serde_json::to_vec(&m).unwrap();
     expect_status(&ctx.put_manifest(&repo, "annotated", OCI_MANIFEST, &body).await?, &[201])?;
-    let r =
-        ctx.req(Method::GET, &format!("/v2/{repo}/manifests/annotated"), &[("accept", OCI_MANIFEST)], vec![]).await?;
+    let r = ctx.get_manifest(&repo, "annotated").await?;
     expect_status(&r, &[200])?;
     if r.body[..] != body[..] {
         return Err(fail(&r, "the annotated manifest is not served byte for byte"));

@@ -43,7 +43,7 @@ async fn delete_manifest(ctx: &Ctx) -> Verdict {
         return Err(s);
     }
     expect_status(&r, &[202])?;
-    let r = ctx.req(Method::GET, &format!("/v2/{repo}/manifests/{d}"), &[("accept", OCI_MANIFEST)], vec![]).await?;
+    let r = ctx.get_manifest(&repo, d.as_str()).await?;
     expect_status(&r, &[404])
 }
 
@@ -68,8 +68,8 @@ async fn delete_tag(ctx: &Ctx) -> Verdict {
         return Err(s);
     }
     expect_status(&r, &[202])?;
-    let r = ctx.req(Method::GET, &format!("/v2/{repo}/manifests/drop"), &[("accept", OCI_MANIFEST)], vec![]).await?;
+    let r = ctx.get_manifest(&repo, "drop").await?;
     expect_status(&r, &[404])?;
-    let r = ctx.req(Method::GET, &format!("/v2/{repo}/manifests/{d}"), &[("accept", OCI_MANIFEST)], vec![]).await?;
+    let r = ctx.get_manifest(&repo, d.as_str()).await?;
     expect_status(&r, &[200])
 }

@@ -137,14 +137,7 @@ async fn blob_range_unsatisfiable(ctx: &Ctx) -> Verdict {
 async fn manifest_by_tag(ctx: &Ctx) -> Verdict {
     let repo = ctx.repo("pull-manifest");
     let (body, d) = ctx.push_image(&repo, "v1").await?;
-    let r = ctx
-        .req(
-            Method::GET,
-            &format!("/v2/{repo}/manifests/v1"),
-            &[("accept", drydock_spec::media_type::OCI_MANIFEST)],
-            vec![],
-        )
-        .await?;
+    let r = ctx.get_manifest(&repo, "v1").await?;
     expect_status(&r, &[200])?;
     if r.body[..] != body[..] {
         return Err(fail(&r, "served manifest bytes differ from the pushed ones"));
@@ -156,14 +149,7 @@ async fn manifest_by_tag(ctx: &Ctx) -> Verdict {
 async fn manifest_by_digest(ctx: &Ctx) -> Verdict {
     let repo = ctx.repo("pull-digest");
     let (body, d) = ctx.push_image(&repo, "v1").await?;
-    let r = ctx
-        .req(
-            Method::GET,
-            &format!("/v2/{repo}/manifests/{d}"),
-            &[("accept", drydock_spec::media_type::OCI_MANIFEST)],
-            vec![],
-        )
-        .await?;
+    let r = ctx.get_manifest(&repo, d.as_str()).await?;
     expect_status(&r, &[200])?;
     if r.body[..] != body[..] {
         return Err(fail(&r, "served manifest bytes differ from the pushed ones"));
@@ -189,13 +175,6 @@ async fn manifest_head(ctx: &Ctx) -> Verdict {
 async fn manifest_unknown(ctx: &Ctx) -> Verdict {
     let repo = ctx.repo("unknown-manifest");
     ctx.push_image(&repo, "v1").await?;
-    let r = ctx
-        .req(
-            Method::GET,
-            &format!("/v2/{repo}/manifests/no-such-tag"),
-            &[("accept", drydock_spec::media_type::OCI_MANIFEST)],
-            vec![],
-        )
-        .await?;
+    let r = ctx.get_manifest(&repo, "no-such-tag").await?;
     expect_error(&r, &[404], &["MANIFEST_UNKNOWN"])
 }

@@ -149,19 +149,7 @@ async fn chunked(ctx: &Ctx) -> Verdict {
     let d = Digest::of(Algorithm::Sha256, &data);
     let mut location = ctx.start_upload(&repo).await?;
     for (start, chunk) in [(0usize, &data[..1200]), (1200, &data[1200..2500])] {
-        let range = format!("{start}-{}", start + chunk.len() - 1);
-        let r = ctx
-            .req(
-                Method::PATCH,
-                &location,
-                &[
-                    ("content-type", "application/octet-stream"),
-                    ("content-range", &range),
-                    ("content-length", &chunk.len().to_string()),
-                ],
-                chunk.to_vec(),
-            )
-            .await?;
+        let r = ctx.patch_chunk(&location, start, chunk).await?;
         expect_status(&r, &[202])?;
         expect_header_eq(&r, "range", &format!("0-{}", start + chunk.len() - 1))?;
         location = Ctx::path_of(expect_header(&r, "location")?);
@@ -185,38 +173,17 @@ async fn chunked(ctx: &Ctx) -> Verdict {
 async fn out_of_order(ctx: &Ctx) -> Verdict {
     let repo = ctx.repo("out-of-order");
     let location = ctx.start_upload(&repo).await?;
-    let r = ctx
-        .req(
-            Method::PATCH,
-            &location,
-            &[("content-type", "application/octet-stream"), ("content-range", "0-9"), ("content-length", "10")],
-            vec![b'a'; 10],
-        )
-        .await?;
+    let r = ctx.patch_chunk(&location, 0, &[b'a'; 10]).await?;
     expect_status(&r, &[202])?;
     let location = Ctx::path_of(expect_header(&r, "location")?);
-    let r = ctx
-        .req(
-            Method::PATCH,
-            &location,
-            &[("content-type", "application/octet-stream"), ("content-range", "20-29"), ("content-length", "10")],
-            vec![b'b'; 10],
-        )
-        .await?;
+    let r = ctx.patch_chunk(&location, 20, &[b'b'; 10]).await?;
     expect_status(&r, &[416])
 }
 
 async fn upload_status(ctx: &Ctx) -> Verdict {
     let repo = ctx.repo("upload-status");
     let location = ctx.start_upload(&repo).await?;
-    let r = ctx
-        .req(
-            Method::PATCH,
-            &location,
-            &[("content-type", "application/octet-stream"), ("content-range", "0-4"), ("content-length", "5")],
-            b"hello".to_vec(),
-        )
-        .await?;
+    let r = ctx.patch_chunk(&location, 0, b"hello").await?;
     expect_status(&r, &[202])?;
     let location = Ctx::path_of(expect_header(&r, "location")?);
     let r = ctx.get(&location).await?;

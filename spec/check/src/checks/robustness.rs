@@ -41,11 +41,10 @@ async fn retried_patch(ctx: &Ctx) -> Verdict {
     let repo = ctx.repo("retried-patch");
     let data = ctx.unique_bytes("blob", 20);
     let location = ctx.start_upload(&repo).await?;
-    let headers = [("content-type", "application/octet-stream"), ("content-range", "0-9"), ("content-length", "10")];
-    let r = ctx.req(Method::PATCH, &location, &headers, data[..10].to_vec()).await?;
+    let r = ctx.patch_chunk(&location, 0, &data[..10]).await?;
     expect_status(&r, &[202])?;
     let location = Ctx::path_of(expect_header(&r, "location")?);
-    let again = ctx.req(Method::PATCH, &location, &headers, data[..10].to_vec()).await?;
+    let again = ctx.patch_chunk(&location, 0, &data[..10]).await?;
     let status = ctx.get(&location).await?;
     expect_header_eq(&status, "range", "0-9")
         .map_err(|_| fail(&again, "after the same chunk was sent twice the upload no longer holds exactly 10 bytes"))?;
@@ -112,20 +111,7 @@ async fn cut_mid_patch(ctx: &Ctx) -> Verdict {
         return Err(fail(&r, format!("the upload claims {stored} bytes but only 1500 were sent")));
     }
     let location = Ctx::path_of(expect_header(&r, "location")?);
-    let rest = &data[stored..];
-    let range = format!("{stored}-{}", data.len() - 1);
-    let r = ctx
-        .req(
-            Method::PATCH,
-            &location,
-            &[
-                ("content-type", "application/octet-stream"),
-                ("content-range", &range),
-                ("content-length", &rest.len().to_string()),
-            ],
-            rest.to_vec(),
-        )
-        .await?;
+    let r = ctx.patch_chunk(&location, stored, &data[stored..]).await?;
     expect_status(&r, &[202])?;
     let d = Digest::of(Algorithm::Sha256, &data);
     let location = Ctx::path_of(expect_header(&r, "location")?);
