@@ -1,12 +1,13 @@
 //! Simulated storage: the in-memory driver behind seeded faults — latency,
-//! errors, list-after-write lag — and, as a mutant, non-atomic tag writes.
+//! errors, list-after-write lag, appends torn by a crash — and the storage
+//! mutants: drivers that break the contract in ways real backends have.
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use drydock_reference::storage::{FileInfo, InMemoryDriver, Result, StorageDriver, StorageError};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -21,17 +22,31 @@ pub struct StorageFaults {
     pub max_latency: Duration,
     /// A listing misses objects written less than this long ago.
     pub list_lag: Duration,
+    /// An append lands in two steps, so a host that crashes mid-append
+    /// leaves only a prefix of it (the write was never acknowledged).
+    pub torn_appends: bool,
     /// Mutant: a tag's `current/link` is replaced by delete-then-write.
     pub non_atomic_tags: bool,
     /// Mutant: deleting a tag's directory is acknowledged but not done.
     pub lost_tag_deletes: bool,
+    /// Mutant: `stat` answers from a listing of the parent, as
+    /// distribution's S3 driver did, so list lag hides fresh objects.
+    pub stat_via_list: bool,
+    /// Mutant: `rename` copies piece by piece, then deletes the source (an
+    /// object store's copy-based move): the destination is visible, and
+    /// short, while the copy runs.
+    pub non_atomic_moves: bool,
 }
+
+/// Bytes per piece when the non-atomic-move mutant copies an object.
+const MOVE_PIECE: usize = 8 << 10;
 
 pub struct FaultyStorage {
     inner: InMemoryDriver,
     faults: StorageFaults,
     rng: Mutex<ChaCha8Rng>,
-    written: Mutex<HashMap<String, tokio::time::Instant>>,
+    /// When each existing object was created (kept only under list lag).
+    created: Mutex<BTreeMap<String, tokio::time::Instant>>,
     trace: Trace,
 }
 
@@ -41,7 +56,7 @@ impl FaultyStorage {
             inner: InMemoryDriver::new(),
             faults,
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0x0570_7a6e)),
-            written: Mutex::default(),
+            created: Mutex::default(),
             trace,
         }
     }
@@ -66,9 +81,49 @@ impl FaultyStorage {
         Ok(())
     }
 
-    fn wrote(&self, path: &str) {
+    fn jitter(&self, max: Duration) -> Duration {
+        let max = max.as_micros().max(1) as u64;
+        Duration::from_micros(self.rng.lock().unwrap_or_else(|p| p.into_inner()).next_u64() % max)
+    }
+
+    /// Names in `path` a listing shows now. As on an object store with
+    /// list-after-write lag, an object appears in listings only once it is
+    /// `list_lag` old, and a "directory" once any object under it has.
+    fn visible(&self, path: &str, names: Vec<String>) -> Vec<String> {
+        if self.faults.list_lag.is_zero() {
+            return names;
+        }
+        let now = tokio::time::Instant::now();
+        let created = self.created.lock().unwrap_or_else(|p| p.into_inner());
+        let prefix = format!("{}/", path.trim_end_matches('/'));
+        names
+            .into_iter()
+            .filter(|n| {
+                let child = format!("{prefix}{n}");
+                let under = format!("{child}/");
+                created
+                    .range(child.clone()..)
+                    .take_while(|(p, _)| p.starts_with(&child))
+                    .filter(|(p, _)| **p == child || p.starts_with(&under))
+                    .any(|(_, t)| now - *t >= self.faults.list_lag)
+            })
+            .collect()
+    }
+
+    /// Notes when an object came into existence (overwrites keep the date).
+    fn created(&self, path: &str) {
         if !self.faults.list_lag.is_zero() {
-            self.written.lock().unwrap_or_else(|p| p.into_inner()).insert(path.to_owned(), tokio::time::Instant::now());
+            let mut created = self.created.lock().unwrap_or_else(|p| p.into_inner());
+            created.entry(path.to_owned()).or_insert_with(tokio::time::Instant::now);
+        }
+    }
+
+    /// Forgets `path` and everything under it.
+    fn removed(&self, path: &str) {
+        if !self.faults.list_lag.is_zero() {
+            let under = format!("{path}/");
+            let mut created = self.created.lock().unwrap_or_else(|p| p.into_inner());
+            created.retain(|p, _| p != path && !p.starts_with(&under));
         }
     }
 }
@@ -89,10 +144,11 @@ impl StorageDriver for FaultyStorage {
         if self.faults.non_atomic_tags && path.ends_with("/current/link") {
             // Wrong on purpose: readers can observe the tag missing.
             let _ = self.inner.delete(path).await;
+            self.removed(path);
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         self.inner.put_content(path, content).await?;
-        self.wrote(path);
+        self.created(path);
         Ok(())
     }
 
@@ -103,8 +159,18 @@ impl StorageDriver for FaultyStorage {
 
     async fn append(&self, path: &str, data: &[u8]) -> Result<u64> {
         self.before("append", path).await?;
+        if self.faults.torn_appends && data.len() > 1 {
+            let (head, tail) = data.split_at(data.len() / 2);
+            self.inner.append(path, head).await?;
+            self.created(path);
+            // A crash of the calling host here keeps only `head`.
+            tokio::time::sleep(Duration::from_micros(500) + self.jitter(Duration::from_millis(2))).await;
+            let n = self.inner.append(path, tail).await?;
+            self.created(path);
+            return Ok(n);
+        }
         let n = self.inner.append(path, data).await?;
-        self.wrote(path);
+        self.created(path);
         Ok(n)
     }
 
@@ -115,34 +181,44 @@ impl StorageDriver for FaultyStorage {
 
     async fn stat(&self, path: &str) -> Result<FileInfo> {
         self.before("stat", path).await?;
-        self.inner.stat(path).await
+        let info = self.inner.stat(path).await?;
+        if self.faults.stat_via_list && !info.is_dir {
+            // Wrong on purpose: an object the lagging listing misses is
+            // reported missing.
+            let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+            let listed = self.inner.list(parent).await.unwrap_or_default();
+            if !self.visible(parent, listed).iter().any(|n| n == name) {
+                return Err(StorageError::NotFound(path.to_owned()));
+            }
+        }
+        Ok(info)
     }
 
     async fn list(&self, path: &str) -> Result<Vec<String>> {
         self.before("list", path).await?;
         let names = self.inner.list(path).await?;
-        if self.faults.list_lag.is_zero() {
-            return Ok(names);
-        }
-        let now = tokio::time::Instant::now();
-        let written = self.written.lock().unwrap_or_else(|p| p.into_inner());
-        let prefix = format!("{}/", path.trim_end_matches('/'));
-        Ok(names
-            .into_iter()
-            .filter(|n| {
-                let child = format!("{prefix}{n}");
-                // A name is listed once every object under it is old enough.
-                !written.iter().any(|(p, t)| {
-                    (p == &child || p.starts_with(&format!("{child}/"))) && now - *t < self.faults.list_lag
-                })
-            })
-            .collect())
+        Ok(self.visible(path, names))
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<()> {
         self.before("rename", from).await?;
+        if self.faults.non_atomic_moves {
+            // Wrong on purpose: readers see the destination grow.
+            let content = self.inner.get_content(from).await?;
+            let _ = self.inner.delete(to).await;
+            self.inner.append(to, b"").await?;
+            for piece in content.chunks(MOVE_PIECE) {
+                self.inner.append(to, piece).await?;
+                self.created(to);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            self.inner.delete(from).await?;
+            self.removed(from);
+            return Ok(());
+        }
         self.inner.rename(from, to).await?;
-        self.wrote(to);
+        self.removed(from);
+        self.created(to);
         Ok(())
     }
 
@@ -152,6 +228,8 @@ impl StorageDriver for FaultyStorage {
             // Wrong on purpose: the tag survives its acknowledged delete.
             return Ok(());
         }
-        self.inner.delete(path).await
+        self.inner.delete(path).await?;
+        self.removed(path);
+        Ok(())
     }
 }

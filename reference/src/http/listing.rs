@@ -37,8 +37,11 @@ fn link(base: &str, n: usize, last: &str) -> String {
 
 pub(crate) async fn tags(ctx: &Ctx<'_>) -> HandlerResult {
     let registry = ctx.registry;
-    if registry.driver.stat(&paths::repository(&ctx.repo)).await.is_err() {
-        return Err(RegistryError::NameUnknown(ctx.repo.to_string()));
+    // Only a missing repository is unknown; a failing backend is a 503.
+    match registry.driver.stat(&paths::repository(&ctx.repo)).await {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => return Err(RegistryError::NameUnknown(ctx.repo.to_string())),
+        Err(e) => return Err(e.into()),
     }
     let all = registry.tags().list(&ctx.repo).await?;
     let (items, more) = match page(&all, &ctx.query) {

@@ -1,6 +1,7 @@
 //! The scenarios: each a world, a workload, faults drawn from the seed, an
 //! oracle, and the deliberately wrong server variant it must catch.
 
+mod commit_lag;
 mod delete_pull;
 mod event_crash;
 mod same_blob;
@@ -20,6 +21,15 @@ pub enum Mutant {
     UploadOffsetFromRequest,
     /// Events are recorded after the 2xx instead of before it.
     EventAfterResponse,
+    /// Storage moves an upload into place by copying it piece by piece.
+    NonAtomicBlobMove,
+    /// Storage answers `stat` from a (lagging) listing.
+    StatViaList,
+    /// Delivery gives up on an event after a few failed attempts, even when
+    /// the receiver is merely unreachable.
+    GiveUpOnDownReceiver,
+    /// Purge treats an upload whose state it cannot read as abandoned.
+    PurgeUnreadableUploads,
     /// No planted bug: the scenario guards invariants of the real server only.
     None,
 }
@@ -31,6 +41,10 @@ impl Mutant {
             Mutant::LostTagDelete => "lost-tag-delete",
             Mutant::UploadOffsetFromRequest => "upload-offset-from-request",
             Mutant::EventAfterResponse => "event-after-response",
+            Mutant::NonAtomicBlobMove => "non-atomic-blob-move",
+            Mutant::StatViaList => "stat-via-list",
+            Mutant::GiveUpOnDownReceiver => "give-up-on-down-receiver",
+            Mutant::PurgeUnreadableUploads => "purge-unreadable-uploads",
             Mutant::None => "none",
         }
     }
@@ -67,5 +81,6 @@ pub fn all() -> Vec<Scenario> {
         upload_resume::scenario(),
         event_crash::scenario(),
         delete_pull::scenario(),
+        commit_lag::scenario(),
     ]
 }

@@ -14,9 +14,9 @@ pub fn scenario() -> Scenario {
     Scenario {
         name: "same-blob",
         description: "three clients push one blob through two instances while storage fails and stalls",
-        origin: "distribution's blob writer races (two uploads moving to one blob path) and 500s on backend errors",
-        mutant: Mutant::None,
-        catch_within: 0,
+        origin: "distribution's blob writer races (two uploads moving to one blob path; S3's copy-based Move exposes a growing object) and 500s on backend errors",
+        mutant: Mutant::NonAtomicBlobMove,
+        catch_within: 10,
         run,
     }
 }
@@ -28,7 +28,12 @@ fn blob_bytes(seed: u64) -> Vec<u8> {
 fn run(cfg: &RunConfig) -> Vec<String> {
     let violations = Arc::new(Mutex::new(Vec::new()));
     let mut sim = crate::builder(cfg.seed).build();
-    let faults = StorageFaults { error_per_10k: 150, max_latency: Duration::from_millis(3), ..Default::default() };
+    let faults = StorageFaults {
+        error_per_10k: 150,
+        max_latency: Duration::from_millis(3),
+        non_atomic_moves: cfg.mutant,
+        ..Default::default()
+    };
     let storage = Arc::new(FaultyStorage::new(cfg.seed, faults, cfg.trace.clone()));
     for name in ["r1", "r2"] {
         let host = crate::registry_host(name, storage.clone(), cfg, Vec::new());
@@ -41,17 +46,23 @@ fn run(cfg: &RunConfig) -> Vec<String> {
         // of it commit.
         let client = Client { name: "reader".into(), trace: cfg.trace.clone() };
         let (first_ack, violations) = (first_ack.clone(), violations.clone());
-        let digest = Digest::of(Algorithm::Sha256, &blob_bytes(cfg.seed));
+        let data = blob_bytes(cfg.seed);
+        let digest = Digest::of(Algorithm::Sha256, &data);
         sim.client("reader", async move {
             while !*first_ack.lock().unwrap() {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
             for i in 0..40 {
                 let host = if i % 2 == 0 { "r1" } else { "r2" };
-                if let Ok(r) = client.send(host, Method::HEAD, &format!("/v2/shared/blobs/{digest}"), &[], vec![]).await
-                    && r.status == 404
-                {
-                    violations.lock().unwrap().push(format!("{host}: an acknowledged blob answered 404"));
+                match client.send(host, Method::GET, &format!("/v2/shared/blobs/{digest}"), &[], vec![]).await {
+                    Ok(r) if r.status == 404 => {
+                        violations.lock().unwrap().push(format!("{host}: an acknowledged blob answered 404"))
+                    }
+                    Ok(r) if r.status == 200 && r.body[..] != data[..] => violations.lock().unwrap().push(format!(
+                        "{host}: an acknowledged blob served {} bytes that are not its content",
+                        r.body.len()
+                    )),
+                    _ => {}
                 }
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
