@@ -12,6 +12,8 @@ pub struct Mutants(Arc<Flags>);
 struct Flags {
     upload_offset_from_request: AtomicBool,
     event_after_response: AtomicBool,
+    give_up_on_down_receiver: AtomicBool,
+    purge_unreadable_uploads: AtomicBool,
 }
 
 impl Mutants {
@@ -25,6 +27,27 @@ impl Mutants {
     /// right after the 2xx loses them).
     pub fn event_after_response(&self) -> bool {
         self.0.event_after_response.load(Ordering::Relaxed)
+    }
+
+    /// Count unreachable receivers and 5xx answers towards an event's
+    /// attempts, so a long outage dead-letters events instead of delaying
+    /// them.
+    pub fn give_up_on_down_receiver(&self) -> bool {
+        self.0.give_up_on_down_receiver.load(Ordering::Relaxed)
+    }
+
+    /// Purge an upload whose start time cannot be read (a storage hiccup
+    /// then deletes a live upload).
+    pub fn purge_unreadable_uploads(&self) -> bool {
+        self.0.purge_unreadable_uploads.load(Ordering::Relaxed)
+    }
+
+    pub fn set_give_up_on_down_receiver(&self, on: bool) {
+        self.0.give_up_on_down_receiver.store(on, Ordering::Relaxed);
+    }
+
+    pub fn set_purge_unreadable_uploads(&self, on: bool) {
+        self.0.purge_unreadable_uploads.store(on, Ordering::Relaxed);
     }
 
     pub fn set_upload_offset_from_request(&self, on: bool) {

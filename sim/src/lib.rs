@@ -39,28 +39,24 @@ pub fn builder(seed: u64) -> turmoil::Builder {
 }
 
 /// A registry host sharing `storage`, with the run's mutant switched on
-/// when the scenario's mutant is a server flag.
+/// when the scenario's mutant is a server flag (storage mutants are the
+/// scenario's to set on its `FaultyStorage`).
 pub fn registry_host(
     name: &str,
     storage: Arc<dyn drydock_reference::storage::StorageDriver>,
     cfg: &RunConfig,
     endpoints: Vec<EndpointConfig>,
 ) -> net::RegistryHost {
-    let mutant = |m: Mutant| cfg.mutant && scenario_mutant(cfg) == Some(m);
     net::RegistryHost {
         name: name.to_owned(),
         storage,
         secret: b"sim-shared-secret".to_vec(),
         seed: cfg.seed,
         endpoints,
-        upload_offset_from_request: mutant(Mutant::UploadOffsetFromRequest),
-        event_after_response: mutant(Mutant::EventAfterResponse),
+        mutant: cfg.mutant_kind.filter(|_| cfg.mutant),
+        purge: None,
         trace: cfg.trace.clone(),
     }
-}
-
-fn scenario_mutant(cfg: &RunConfig) -> Option<Mutant> {
-    cfg.mutant_kind
 }
 
 /// The result of one run.

@@ -2,6 +2,7 @@
 //! connector registries use to reach webhook receivers, a receiver host, and
 //! a registry host.
 
+use crate::Mutant;
 use crate::trace::Trace;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -19,7 +20,7 @@ use std::time::{Duration, SystemTime};
 pub const REGISTRY_PORT: u16 = 5000;
 /// Webhook port on every receiver host.
 pub const RECEIVER_PORT: u16 = 9000;
-/// How long a client waits for one answer.
+/// How long a client waits for one answer, unless told otherwise.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Simulated wall clock: a fixed epoch plus simulated time.
@@ -48,9 +49,15 @@ impl Reply {
 pub struct Client {
     pub name: String,
     pub trace: Trace,
+    /// How long it waits for one answer before giving up on it.
+    pub timeout: Duration,
 }
 
 impl Client {
+    pub fn new(name: impl Into<String>, trace: Trace) -> Client {
+        Client { name: name.into(), trace, timeout: CLIENT_TIMEOUT }
+    }
+
     pub async fn send(
         &self,
         host: &str,
@@ -59,14 +66,47 @@ impl Client {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Result<Reply, String> {
-        let short: String = path.chars().take(90).collect();
-        let result =
-            tokio::time::timeout(CLIENT_TIMEOUT, self.exchange(host, method.clone(), path, headers, body)).await;
-        let result = match result {
-            Ok(r) => r,
-            Err(_) => Err("timed out".to_owned()),
+        let exchange = self.exchange(host, method.clone(), path, headers, body, false);
+        let result = tokio::time::timeout(self.timeout, exchange).await.unwrap_or_else(|_| Err("timed out".to_owned()));
+        self.note(host, &method, path, &result);
+        result
+    }
+
+    /// Like `send`, but holds the link to `host` once the connection is up:
+    /// the request waits in the network until someone calls
+    /// `turmoil::release`, long after this client has stopped waiting for
+    /// it. The connection stays open (as behind a stalled proxy), so the
+    /// request does arrive then.
+    pub async fn send_held(
+        &self,
+        host: &str,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Reply, String> {
+        let (me, owned_host, owned_path, m) = (self.clone(), host.to_owned(), path.to_owned(), method.clone());
+        let headers: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let exchange = tokio::spawn(async move {
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let late = me.exchange(&owned_host, m.clone(), &owned_path, &headers, body, true).await;
+            let answer = late.as_ref().map(|r| r.status.as_u16().to_string()).unwrap_or_else(|e| e.clone());
+            me.trace.record(&me.name, format!("the held {m} to {owned_host} finally got: {answer}"));
+            late
+        });
+        let result = match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("timed out; the request is still held in the network".to_owned()),
         };
-        match &result {
+        self.note(host, &method, path, &result);
+        result
+    }
+
+    /// Traces an exchange; notes answers no correct registry gives.
+    fn note(&self, host: &str, method: &Method, path: &str, result: &Result<Reply, String>) {
+        let short: String = path.chars().take(90).collect();
+        match result {
             Ok(r) => {
                 self.trace.record(&self.name, format!("{method} {host}{short} -> {}", r.status.as_u16()));
                 if r.status.is_server_error() && r.status != StatusCode::SERVICE_UNAVAILABLE {
@@ -75,7 +115,6 @@ impl Client {
             }
             Err(e) => self.trace.record(&self.name, format!("{method} {host}{short} -> error: {e}")),
         }
-        result
     }
 
     async fn exchange(
@@ -85,8 +124,13 @@ impl Client {
         path: &str,
         headers: &[(&str, &str)],
         body: Vec<u8>,
+        hold: bool,
     ) -> Result<Reply, String> {
         let stream = turmoil::net::TcpStream::connect((host, REGISTRY_PORT)).await.map_err(|e| e.to_string())?;
+        if hold {
+            self.trace.record(&self.name, format!("fault: link to {host} held"));
+            turmoil::hold(self.name.as_str(), host);
+        }
         let (mut sender, conn) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
         tokio::spawn(conn);
@@ -123,8 +167,10 @@ pub struct RegistryHost {
     pub secret: Vec<u8>,
     pub seed: u64,
     pub endpoints: Vec<EndpointConfig>,
-    pub upload_offset_from_request: bool,
-    pub event_after_response: bool,
+    /// The server mutant switched on, if the run plants one.
+    pub mutant: Option<Mutant>,
+    /// Background upload purge: `(age, interval)`.
+    pub purge: Option<(Duration, Duration)>,
     pub trace: Trace,
 }
 
@@ -140,10 +186,16 @@ impl RegistryHost {
         let mut registry = Registry::new(self.storage.clone(), Env::new(Arc::new(SimClock), seed), &self.secret, true)
             .with_notifications(self.endpoints.clone());
         registry.source_addr = format!("{}:{REGISTRY_PORT}", self.name);
-        registry.mutants.set_upload_offset_from_request(self.upload_offset_from_request);
-        registry.mutants.set_event_after_response(self.event_after_response);
+        let m = &registry.mutants;
+        m.set_upload_offset_from_request(self.mutant == Some(Mutant::UploadOffsetFromRequest));
+        m.set_event_after_response(self.mutant == Some(Mutant::EventAfterResponse));
+        m.set_give_up_on_down_receiver(self.mutant == Some(Mutant::GiveUpOnDownReceiver));
+        m.set_purge_unreadable_uploads(self.mutant == Some(Mutant::PurgeUnreadableUploads));
         registry.notifications.start_workers(Arc::new(SimConnector)).await.map_err(|e| e.to_string())?;
         self.trace.record(&self.name, format!("start instance {}", registry.instance_id));
+        if let Some((age, interval)) = self.purge {
+            tokio::spawn(drydock_reference::registry::purge::run_periodically(registry.clone(), age, interval));
+        }
         let listener = turmoil::net::TcpListener::bind(("0.0.0.0", REGISTRY_PORT)).await?;
         loop {
             let (stream, peer) = listener.accept().await?;

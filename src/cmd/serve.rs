@@ -104,7 +104,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "drydock registry listening"
     );
     if config.upload_purge.enabled {
-        tokio::spawn(purge_uploads_periodically(registry.clone(), config.upload_purge.clone()));
+        let (age, interval) = (config.upload_purge.age, config.upload_purge.interval);
+        tokio::spawn(drydock_reference::registry::purge::run_periodically(registry.clone(), age, interval));
     }
 
     let graceful = inflight::Tracker::default();
@@ -161,20 +162,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::warn!("grace period over; closing remaining connections");
     }
     Ok(())
-}
-
-/// Removes abandoned uploads every `interval` (the first run at start-up).
-async fn purge_uploads_periodically(registry: Registry, purge: config::UploadPurge) {
-    let mut ticks = tokio::time::interval(purge.interval);
-    loop {
-        ticks.tick().await;
-        let cutoff = registry.env.now().checked_sub(purge.age).unwrap_or(SystemTime::UNIX_EPOCH);
-        match drydock_reference::registry::purge::purge_uploads(&registry, cutoff).await {
-            Ok(purged) if purged.is_empty() => tracing::debug!("upload purge: nothing to remove"),
-            Ok(purged) => tracing::info!(removed = purged.len(), "upload purge removed abandoned uploads"),
-            Err(e) => tracing::warn!(error = %e, "upload purge failed"),
-        }
-    }
 }
 
 /// Connections to webhook endpoints.

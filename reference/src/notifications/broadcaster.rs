@@ -16,6 +16,11 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::SystemTime;
 use tokio::sync::Notify;
 
+/// Tries at reading each endpoint's backlog before a start fails: a single
+/// backend hiccup must not keep an instance down.
+const START_ATTEMPTS: u32 = 5;
+const START_RETRY: std::time::Duration = std::time::Duration::from_millis(100);
+
 struct Endpoint {
     config: Arc<EndpointConfig>,
     queue: EventQueue,
@@ -26,6 +31,8 @@ struct Endpoint {
 #[derive(Clone)]
 pub struct Broadcaster {
     endpoints: Arc<Vec<Endpoint>>,
+    #[cfg(feature = "sim-mutants")]
+    pub(crate) mutants: crate::mutants::Mutants,
 }
 
 impl Broadcaster {
@@ -39,7 +46,11 @@ impl Broadcaster {
                 wake: Arc::default(),
             })
             .collect();
-        Broadcaster { endpoints: Arc::new(endpoints) }
+        Broadcaster {
+            endpoints: Arc::new(endpoints),
+            #[cfg(feature = "sim-mutants")]
+            mutants: Default::default(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -61,10 +72,22 @@ impl Broadcaster {
     }
 
     /// Starts one delivery worker per endpoint (call once per process). The
-    /// pending gauge starts from what storage already holds.
+    /// pending gauge starts from what storage already holds; a backend that
+    /// cannot be read after `START_ATTEMPTS` tries fails the start.
     pub async fn start_workers(&self, connector: Arc<dyn Connector>) -> Result<()> {
         for e in self.endpoints.iter() {
-            let backlog = e.queue.count_pending().await?;
+            let mut attempt = 1;
+            let backlog = loop {
+                match e.queue.count_pending().await {
+                    Ok(n) => break n,
+                    Err(err) if attempt < START_ATTEMPTS => {
+                        tracing::warn!(endpoint = %e.config.name, error = %err, attempt, "reading the event queue failed; retrying");
+                        tokio::time::sleep(START_RETRY).await;
+                        attempt += 1;
+                    }
+                    Err(err) => return Err(err),
+                }
+            };
             e.metrics.pending.fetch_add(backlog as i64, Relaxed);
             let worker = Worker {
                 config: e.config.clone(),
@@ -72,6 +95,8 @@ impl Broadcaster {
                 endpoint: HttpEndpoint::new(e.config.clone(), connector.clone()),
                 metrics: e.metrics.clone(),
                 wake: e.wake.clone(),
+                #[cfg(feature = "sim-mutants")]
+                mutants: self.mutants.clone(),
             };
             tokio::spawn(worker.run());
         }

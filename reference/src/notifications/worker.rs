@@ -44,6 +44,8 @@ pub struct Worker {
     pub endpoint: HttpEndpoint,
     pub metrics: Arc<EndpointMetrics>,
     pub wake: Arc<Notify>,
+    #[cfg(feature = "sim-mutants")]
+    pub mutants: crate::mutants::Mutants,
 }
 
 impl Worker {
@@ -89,7 +91,7 @@ impl Worker {
                     self.metrics.failures.fetch_add(1, Relaxed);
                     self.metrics.status(status);
                     tracing::debug!(endpoint = %self.config.name, %status, event = %next.event.id, "endpoint refused an event");
-                    if status.is_client_error() {
+                    if status.is_client_error() || self.gives_up_on_down_receivers() {
                         rejections += 1;
                     } else {
                         rejections = 0;
@@ -99,7 +101,7 @@ impl Worker {
                 Err(e) => {
                     self.metrics.errors.fetch_add(1, Relaxed);
                     tracing::debug!(endpoint = %self.config.name, error = %e, "delivery failed");
-                    rejections = 0;
+                    rejections = if self.gives_up_on_down_receivers() { rejections + 1 } else { 0 };
                     retrying.failed()
                 }
             };
@@ -116,6 +118,18 @@ impl Worker {
                 tokio::time::sleep(wait).await;
             }
         }
+    }
+}
+
+impl Worker {
+    /// Only a receiver that answers 4xx rejects an event; the simulator's
+    /// mutant gives up on unreachable ones too.
+    fn gives_up_on_down_receivers(&self) -> bool {
+        #[cfg(feature = "sim-mutants")]
+        if self.mutants.give_up_on_down_receiver() {
+            return true;
+        }
+        false
     }
 }
 

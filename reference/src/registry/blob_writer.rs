@@ -44,7 +44,9 @@ impl BlobWriter {
     }
 
     pub async fn start(&self, repo: &RepositoryName, id: &str, now: SystemTime) -> Result<UploadInfo> {
-        let stamp = humantime::format_rfc3339_seconds(now).to_string();
+        // Milliseconds: a purge with a short age must not see a fresh upload as
+        // up to a second older than it is (found by `drydock sim`, purge-race).
+        let stamp = humantime::format_rfc3339_millis(now).to_string();
         self.driver.put_content(&paths::upload_started_at(repo, id), Bytes::from(stamp)).await?;
         self.driver.append(&paths::upload_data(repo, id), b"").await?;
         Ok(UploadInfo { id: id.to_owned(), size: 0, started_at: now })
@@ -130,23 +132,13 @@ impl BlobWriter {
         }
     }
 
-    /// Removes uploads in `repo` started before `cutoff`; returns their ids.
-    pub async fn purge_older_than(&self, repo: &RepositoryName, cutoff: SystemTime) -> Result<Vec<String>> {
-        let dir = format!("{}/_uploads", paths::repository(repo));
-        let ids = match self.driver.list(&dir).await {
-            Ok(ids) => ids,
-            Err(e) if e.is_not_found() => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        };
-        let mut purged = Vec::new();
-        for id in ids {
-            let started = self.status(repo, &id).await.map(|i| i.started_at).unwrap_or(SystemTime::UNIX_EPOCH);
-            if started < cutoff {
-                let _ = self.driver.delete(&paths::upload_dir(repo, &id)).await;
-                purged.push(id);
-            }
+    /// Ids of the uploads in progress in `repo`.
+    pub async fn ids(&self, repo: &RepositoryName) -> Result<Vec<String>> {
+        match self.driver.list(&format!("{}/_uploads", paths::repository(repo))).await {
+            Ok(ids) => Ok(ids),
+            Err(e) if e.is_not_found() => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
         }
-        Ok(purged)
     }
 
     async fn spool<S, E>(

@@ -83,6 +83,10 @@ impl Registry {
     /// Sends events to these endpoints (recorded in this registry's storage).
     pub fn with_notifications(mut self, endpoints: Vec<crate::notifications::EndpointConfig>) -> Registry {
         self.notifications = Broadcaster::new(self.driver.clone(), &self.instance_id, endpoints);
+        #[cfg(feature = "sim-mutants")]
+        {
+            self.notifications.mutants = self.mutants.clone();
+        }
         self
     }
 

@@ -106,7 +106,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
     }
     cfg.trace.record_at(Duration::ZERO, "chaos", format!("storage listings lag writes by {lag:?}"));
     for pusher in 0..2usize {
-        let client = Client { name: format!("pusher{pusher}"), trace: cfg.trace.clone() };
+        let client = Client::new(format!("pusher{pusher}"), cfg.trace.clone());
         let (v, seed) = (violations.clone(), cfg.seed);
         sim.client(format!("pusher{pusher}"), async move {
             let repo = format!("lag/app{pusher}");

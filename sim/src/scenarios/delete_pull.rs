@@ -48,7 +48,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
     let manifest_d = Digest::of(Algorithm::Sha256, &manifest);
     let pushed = Arc::new(tokio::sync::Notify::new());
     {
-        let client = Client { name: "owner".into(), trace: cfg.trace.clone() };
+        let client = Client::new("owner", cfg.trace.clone());
         let (violations, deleted, pushed) = (violations.clone(), deleted.clone(), pushed.clone());
         let (layer, manifest, layer_d, config_d, manifest_d) =
             (layer.clone(), manifest.clone(), layer_d.clone(), config_d.clone(), manifest_d.clone());
@@ -90,7 +90,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
         });
     }
     {
-        let client = Client { name: "puller".into(), trace: cfg.trace.clone() };
+        let client = Client::new("puller", cfg.trace.clone());
         let (violations, deleted) = (violations.clone(), deleted.clone());
         sim.client("puller", async move {
             pushed.notified().await;

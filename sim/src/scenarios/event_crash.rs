@@ -44,7 +44,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
         let receiver = receiver.clone();
         sim.host("receiver", move || receiver.clone().serve());
     }
-    let client = Client { name: "pusher".into(), trace: cfg.trace.clone() };
+    let client = Client::new("pusher", cfg.trace.clone());
     {
         let acked = acked.clone();
         let seed = cfg.seed;

@@ -4,6 +4,8 @@
 mod commit_lag;
 mod delete_pull;
 mod event_crash;
+mod purge_race;
+mod receiver_outage;
 mod same_blob;
 mod tag_race;
 mod upload_resume;
@@ -82,5 +84,7 @@ pub fn all() -> Vec<Scenario> {
         event_crash::scenario(),
         delete_pull::scenario(),
         commit_lag::scenario(),
+        receiver_outage::scenario(),
+        purge_race::scenario(),
     ]
 }

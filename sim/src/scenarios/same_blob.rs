@@ -44,7 +44,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
         // Polls both instances from the first acknowledgement on: an
         // acknowledged blob must never be missing, even while other pushes
         // of it commit.
-        let client = Client { name: "reader".into(), trace: cfg.trace.clone() };
+        let client = Client::new("reader", cfg.trace.clone());
         let (first_ack, violations) = (first_ack.clone(), violations.clone());
         let data = blob_bytes(cfg.seed);
         let digest = Digest::of(Algorithm::Sha256, &data);
@@ -72,7 +72,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
     let data = blob_bytes(cfg.seed);
     let digest = Digest::of(Algorithm::Sha256, &data);
     for (i, target) in ["r1", "r2", "r1"].into_iter().enumerate() {
-        let client = Client { name: format!("c{i}"), trace: cfg.trace.clone() };
+        let client = Client::new(format!("c{i}"), cfg.trace.clone());
         let (data, digest, violations, first_ack) =
             (data.clone(), digest.clone(), violations.clone(), first_ack.clone());
         sim.client(format!("c{i}"), async move {

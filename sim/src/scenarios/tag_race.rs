@@ -47,7 +47,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
     let config = Digest::of(Algorithm::Sha256, b"{}");
     let layer = Digest::of(Algorithm::Sha256, b"layer");
     // Seed the repository: blobs and a first tag value.
-    let setup = Client { name: "setup".into(), trace: cfg.trace.clone() };
+    let setup = Client::new("setup", cfg.trace.clone());
     {
         let (acked, config, layer) = (acked.clone(), config.clone(), layer.clone());
         sim.client("setup", async move {
@@ -66,7 +66,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
         });
     }
     for (w, host) in ["r1", "r2"].into_iter().enumerate() {
-        let client = Client { name: format!("writer{w}"), trace: cfg.trace.clone() };
+        let client = Client::new(format!("writer{w}"), cfg.trace.clone());
         let (acked, config, layer) = (acked.clone(), config.clone(), layer.clone());
         let start = Duration::from_millis(50 + (cfg.seed % 7) * 3);
         sim.client(format!("writer{w}"), async move {
@@ -84,7 +84,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
         });
     }
     {
-        let client = Client { name: "reader".into(), trace: cfg.trace.clone() };
+        let client = Client::new("reader", cfg.trace.clone());
         let (acked, violations) = (acked.clone(), violations.clone());
         sim.client("reader", async move {
             tokio::time::sleep(Duration::from_millis(45)).await;
