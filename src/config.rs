@@ -41,6 +41,26 @@ impl Default for UploadPurge {
     }
 }
 
+/// `[gc]`: garbage collection while serving (off unless enabled).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Gc {
+    pub enabled: bool,
+    /// An unreferenced blob goes only after this long untouched; keep it far
+    /// above the longest push.
+    #[serde(with = "humantime_serde_compat")]
+    pub grace: Duration,
+    /// How often a collection runs.
+    #[serde(with = "humantime_serde_compat")]
+    pub interval: Duration,
+}
+
+impl Default for Gc {
+    fn default() -> Gc {
+        Gc { enabled: false, grace: Duration::from_secs(3600), interval: Duration::from_secs(24 * 3600) }
+    }
+}
+
 /// The whole configuration. Every key is optional.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -56,6 +76,7 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub tls: Option<Tls>,
     pub upload_purge: UploadPurge,
+    pub gc: Gc,
     pub notifications: Notifications,
 }
 
@@ -202,6 +223,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(30),
             tls: None,
             upload_purge: UploadPurge::default(),
+            gc: Gc::default(),
             notifications: Notifications::default(),
         }
     }
@@ -516,13 +538,17 @@ notifications:
     #[test]
     fn toml_keys_and_typos() {
         let c: Config = toml::from_str(
-            "addr = \"0.0.0.0:80\"\nstorage = \"memory\"\nshutdown_grace = \"5s\"\n[upload_purge]\nage = \"2h\"\n",
+            "addr = \"0.0.0.0:80\"\nstorage = \"memory\"\nshutdown_grace = \"5s\"\n[upload_purge]\nage = \"2h\"\n[gc]\nenabled = true\ngrace = \"30m\"\n",
         )
         .unwrap();
         assert_eq!(c.storage, StorageKind::Memory);
         assert_eq!(c.shutdown_grace, Duration::from_secs(5));
         assert_eq!(c.upload_purge.age, Duration::from_secs(7200));
         assert!(c.upload_purge.enabled);
+        assert_eq!(
+            c.gc,
+            Gc { enabled: true, grace: Duration::from_secs(1800), interval: Duration::from_secs(24 * 3600) }
+        );
         assert!(toml::from_str::<Config>("adr = \"x\"").is_err());
         assert!(from_distribution_yaml("http:\n  tls:\n    key: /k\n").is_err());
         let with_endpoint: Config = toml::from_str(

@@ -27,6 +27,8 @@ enum Command {
     Digest(cmd::digest::Args),
     /// Inspect and replay undeliverable webhook events.
     Events(cmd::events::Args),
+    /// Remove blobs no manifest references (safe while pushes run).
+    Gc(cmd::gc::Args),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Sim(args) => cmd::sim::run(args),
         Command::Digest(args) => cmd::digest::run(args),
         Command::Events(args) => cmd::events::run(args),
+        Command::Gc(args) => cmd::gc::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -13,7 +13,17 @@ fn sim(args: &[&str]) -> (bool, String) {
 fn list_run_catch_and_replay() {
     let (ok, list) = sim(&["list"]);
     assert!(ok);
-    for name in ["same-blob", "tag-race", "upload-resume", "event-crash", "delete-pull"] {
+    for name in [
+        "same-blob",
+        "tag-race",
+        "upload-resume",
+        "event-crash",
+        "delete-pull",
+        "commit-lag",
+        "receiver-outage",
+        "purge-race",
+        "gc-race",
+    ] {
         assert!(list.contains(name), "{list}");
     }
     let (ok, out) = sim(&["run", "--scenario", "tag-race", "--seeds", "0..4"]);

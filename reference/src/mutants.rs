@@ -14,6 +14,7 @@ struct Flags {
     event_after_response: AtomicBool,
     give_up_on_down_receiver: AtomicBool,
     purge_unreadable_uploads: AtomicBool,
+    gc_without_grace: AtomicBool,
 }
 
 impl Mutants {
@@ -40,6 +41,16 @@ impl Mutants {
     /// then deletes a live upload).
     pub fn purge_unreadable_uploads(&self) -> bool {
         self.0.purge_unreadable_uploads.load(Ordering::Relaxed)
+    }
+
+    /// Collect garbage as distribution does offline: whatever one mark finds
+    /// unreferenced goes at once, even a blob a push uploaded a moment ago.
+    pub fn gc_without_grace(&self) -> bool {
+        self.0.gc_without_grace.load(Ordering::Relaxed)
+    }
+
+    pub fn set_gc_without_grace(&self, on: bool) {
+        self.0.gc_without_grace.store(on, Ordering::Relaxed);
     }
 
     pub fn set_give_up_on_down_receiver(&self, on: bool) {

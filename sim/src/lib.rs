@@ -55,6 +55,7 @@ pub fn registry_host(
         endpoints,
         mutant: cfg.mutant_kind.filter(|_| cfg.mutant),
         purge: None,
+        gc: None,
         trace: cfg.trace.clone(),
     }
 }
@@ -82,10 +83,44 @@ impl Outcome {
     }
 }
 
+thread_local! {
+    /// Panics on this thread during the current run (each run owns its
+    /// thread while it lasts: turmoil is single-threaded).
+    static PANICS: std::cell::RefCell<Option<Vec<String>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Routes panics on a thread that is running a simulation into that run's
+/// violations (a registry task that panics is otherwise swallowed by its
+/// runtime, and the client only sees a dropped connection). Other threads
+/// keep the default behaviour.
+fn watch_panics() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let recorded = PANICS.with(|p| match p.borrow_mut().as_mut() {
+                Some(panics) => {
+                    panics.push(info.to_string());
+                    true
+                }
+                None => false,
+            });
+            if !recorded {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// Runs one `(scenario, seed)`.
 pub fn run(scenario: &Scenario, seed: u64, mutant: bool) -> Outcome {
     let cfg = RunConfig { seed, mutant, mutant_kind: Some(scenario.mutant), trace: trace::Trace::default() };
-    let mut violations = (scenario.run)(&cfg);
+    watch_panics();
+    PANICS.with(|p| *p.borrow_mut() = Some(Vec::new()));
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (scenario.run)(&cfg)));
+    let panics = PANICS.with(|p| p.borrow_mut().take()).unwrap_or_default();
+    let mut violations = ran.unwrap_or_else(|_| vec!["the simulation itself panicked".to_owned()]);
+    violations.extend(panics.into_iter().map(|p| format!("a panic: {p}")));
     violations.extend(
         cfg.trace.server_errors().into_iter().map(|e| format!("a server error no client input justifies: {e}")),
     );

@@ -171,6 +171,8 @@ pub struct RegistryHost {
     pub mutant: Option<Mutant>,
     /// Background upload purge: `(age, interval)`.
     pub purge: Option<(Duration, Duration)>,
+    /// Background garbage collection: `(grace, interval)`.
+    pub gc: Option<(Duration, Duration)>,
     pub trace: Trace,
 }
 
@@ -191,10 +193,14 @@ impl RegistryHost {
         m.set_event_after_response(self.mutant == Some(Mutant::EventAfterResponse));
         m.set_give_up_on_down_receiver(self.mutant == Some(Mutant::GiveUpOnDownReceiver));
         m.set_purge_unreadable_uploads(self.mutant == Some(Mutant::PurgeUnreadableUploads));
+        m.set_gc_without_grace(self.mutant == Some(Mutant::GcWithoutGrace));
         registry.notifications.start_workers(Arc::new(SimConnector)).await.map_err(|e| e.to_string())?;
         self.trace.record(&self.name, format!("start instance {}", registry.instance_id));
         if let Some((age, interval)) = self.purge {
             tokio::spawn(drydock_reference::registry::purge::run_periodically(registry.clone(), age, interval));
+        }
+        if let Some((grace, interval)) = self.gc {
+            tokio::spawn(drydock_reference::registry::gc::run_periodically(registry.clone(), grace, interval));
         }
         let listener = turmoil::net::TcpListener::bind(("0.0.0.0", REGISTRY_PORT)).await?;
         loop {

@@ -34,3 +34,34 @@ fn every_planted_bug_is_caught() {
         assert!(caught.is_some(), "{}: mutant {} survived {} seeds", s.name, s.mutant.name(), s.catch_within);
     }
 }
+
+/// A world whose server task panics while a client waits on it.
+fn panicking_world(cfg: &drydock_sim::RunConfig) -> Vec<String> {
+    let mut sim = drydock_sim::builder(cfg.seed).build();
+    sim.host("server", || async {
+        tokio::spawn(async { panic!("handler bug") });
+        std::future::pending::<()>().await;
+        Ok(())
+    });
+    sim.client("client", async {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        Ok(())
+    });
+    sim.run().err().map(|e| vec![e.to_string()]).unwrap_or_default()
+}
+
+#[test]
+fn a_panicking_server_task_fails_the_run() {
+    let s = scenarios::Scenario {
+        name: "panics",
+        description: "",
+        origin: "",
+        mutant: Mutant::None,
+        catch_within: 0,
+        run: panicking_world,
+    };
+    let outcome = run(&s, 0, false);
+    assert!(outcome.violations.iter().any(|v| v.contains("handler bug")), "{:?}", outcome.violations);
+    // Panics outside a run are not collected into the next one.
+    assert!(run(&scenarios::all()[0], 0, false).passed());
+}

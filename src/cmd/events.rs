@@ -40,12 +40,18 @@ enum Command {
 }
 
 fn load(args: &Args) -> anyhow::Result<Config> {
-    let mut config = match &args.config {
+    load_offline(args.config.as_deref(), args.root.as_deref())
+}
+
+/// The configuration an offline command (`events`, `gc`) works on: the
+/// file's, with `root` overriding its storage root; never in-memory storage.
+pub(crate) fn load_offline(file: Option<&std::path::Path>, root: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    let mut config = match file {
         Some(path) => config::load(path)?.config,
         None => Config::default(),
     };
-    if let Some(root) = &args.root {
-        config.root = root.clone();
+    if let Some(root) = root {
+        config.root = root.to_path_buf();
     }
     if config.storage == StorageKind::Memory {
         bail!("in-memory storage lives inside the server process; there is nothing to inspect");

@@ -1,5 +1,6 @@
 pub mod check;
 pub mod digest;
 pub mod events;
+pub mod gc;
 pub mod serve;
 pub mod sim;

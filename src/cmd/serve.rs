@@ -28,7 +28,7 @@ pub struct Args {
     storage: Option<StorageKind>,
 }
 
-struct SystemClock;
+pub(crate) struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> SystemTime {
@@ -72,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn entropy<const N: usize>() -> anyhow::Result<[u8; N]> {
+pub(crate) fn entropy<const N: usize>() -> anyhow::Result<[u8; N]> {
     let mut b = [0u8; N];
     getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("reading OS entropy: {e}"))?;
     Ok(b)
@@ -106,6 +106,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if config.upload_purge.enabled {
         let (age, interval) = (config.upload_purge.age, config.upload_purge.interval);
         tokio::spawn(drydock_reference::registry::purge::run_periodically(registry.clone(), age, interval));
+    }
+    if config.gc.enabled {
+        let (grace, interval) = (config.gc.grace, config.gc.interval);
+        tokio::spawn(drydock_reference::registry::gc::run_periodically(registry.clone(), grace, interval));
     }
 
     let graceful = inflight::Tracker::default();

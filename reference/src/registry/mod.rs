@@ -1,10 +1,12 @@
 //! The registry's storage model on top of a driver: blob store, linked blob
-//! stores, blob writer (uploads), tag and manifest stores, catalog.
+//! stores, blob writer (uploads), tag and manifest stores, catalog, and the
+//! maintenance that runs beside them (upload purge, garbage collection).
 
 pub mod blob_store;
 pub mod blob_writer;
 pub mod catalog;
 pub mod error;
+pub mod gc;
 pub mod linked_blob_store;
 pub mod manifest_store;
 pub mod paths;

@@ -4,6 +4,7 @@
 mod commit_lag;
 mod delete_pull;
 mod event_crash;
+mod gc_race;
 mod purge_race;
 mod receiver_outage;
 mod same_blob;
@@ -32,6 +33,8 @@ pub enum Mutant {
     GiveUpOnDownReceiver,
     /// Purge treats an upload whose state it cannot read as abandoned.
     PurgeUnreadableUploads,
+    /// Garbage collection sweeps whatever one mark finds unreferenced.
+    GcWithoutGrace,
     /// No planted bug: the scenario guards invariants of the real server only.
     None,
 }
@@ -47,6 +50,7 @@ impl Mutant {
             Mutant::StatViaList => "stat-via-list",
             Mutant::GiveUpOnDownReceiver => "give-up-on-down-receiver",
             Mutant::PurgeUnreadableUploads => "purge-unreadable-uploads",
+            Mutant::GcWithoutGrace => "gc-without-grace",
             Mutant::None => "none",
         }
     }
@@ -86,5 +90,6 @@ pub fn all() -> Vec<Scenario> {
         commit_lag::scenario(),
         receiver_outage::scenario(),
         purge_race::scenario(),
+        gc_race::scenario(),
     ]
 }

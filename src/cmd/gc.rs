@@ -1,0 +1,52 @@
+//! `drydock gc`: one garbage collection over a registry's storage, whether
+//! or not the registry is running (see `drydock_reference::registry::gc` for
+//! why that is safe with a grace, and why `--grace 0s` is not).
+
+use super::events::load_offline;
+use super::serve::{SystemClock, entropy};
+use drydock_reference::{Env, Registry};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The registry's configuration file (TOML or distribution's config.yml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Storage root (overrides the file's).
+    #[arg(long)]
+    root: Option<PathBuf>,
+    /// Keep unreferenced blobs touched more recently than this (`1h`, `30m`;
+    /// default: the file's `[gc] grace`). `0s` removes every unreferenced
+    /// blob at once: only with no pushes running.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    grace: Option<Duration>,
+    /// Report what would be removed; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let config = load_offline(args.config.as_deref(), args.root.as_deref())?;
+    let grace = args.grace.unwrap_or(config.gc.grace);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let registry = Registry::new(config.driver()?, Env::new(Arc::new(SystemClock), entropy()?), b"gc", false);
+        let report = drydock_reference::registry::gc::collect(&registry, grace, args.dry_run).await?;
+        let verb = if args.dry_run { "would remove" } else { "removed" };
+        for (d, size) in &report.removed {
+            println!("{verb} {d} ({size} bytes)");
+        }
+        let freed: u64 = report.removed.iter().map(|(_, s)| s).sum();
+        println!(
+            "{} referenced, {verb} {} ({freed} bytes), {} unreferenced kept within the {} grace",
+            report.referenced,
+            report.removed.len(),
+            report.kept_recent,
+            humantime::format_duration(grace)
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
