@@ -47,6 +47,8 @@ pub struct FaultyStorage {
     rng: Mutex<ChaCha8Rng>,
     /// When each existing object was created (kept only under list lag).
     created: Mutex<BTreeMap<String, tokio::time::Instant>>,
+    /// Serialises torn appends.
+    appending: tokio::sync::Mutex<()>,
     trace: Trace,
 }
 
@@ -57,6 +59,7 @@ impl FaultyStorage {
             faults,
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0x0570_7a6e)),
             created: Mutex::default(),
+            appending: tokio::sync::Mutex::new(()),
             trace,
         }
     }
@@ -157,19 +160,21 @@ impl StorageDriver for FaultyStorage {
         self.inner.read_at(path, offset, max).await
     }
 
-    async fn append(&self, path: &str, data: &[u8]) -> Result<u64> {
+    async fn append(&self, path: &str, offset: u64, data: &[u8]) -> Result<u64> {
         self.before("append", path).await?;
         if self.faults.torn_appends && data.len() > 1 {
+            // Held across both halves, as a file lock is across one write.
+            let _one_appender = self.appending.lock().await;
             let (head, tail) = data.split_at(data.len() / 2);
-            self.inner.append(path, head).await?;
+            let mid = self.inner.append(path, offset, head).await?;
             self.created(path);
             // A crash of the calling host here keeps only `head`.
             tokio::time::sleep(Duration::from_micros(500) + self.jitter(Duration::from_millis(2))).await;
-            let n = self.inner.append(path, tail).await?;
+            let n = self.inner.append(path, mid, tail).await?;
             self.created(path);
             return Ok(n);
         }
-        let n = self.inner.append(path, data).await?;
+        let n = self.inner.append(path, offset, data).await?;
         self.created(path);
         Ok(n)
     }
@@ -206,9 +211,12 @@ impl StorageDriver for FaultyStorage {
             // Wrong on purpose: readers see the destination grow.
             let content = self.inner.get_content(from).await?;
             let _ = self.inner.delete(to).await;
-            self.inner.append(to, b"").await?;
+            let _ = self.inner.append(to, 0, b"").await;
             for piece in content.chunks(MOVE_PIECE) {
-                self.inner.append(to, piece).await?;
+                // Plain writes at the end, as a copy loop with O_APPEND does:
+                // two copies to one destination interleave.
+                let end = self.inner.stat(to).await.map(|i| i.size).unwrap_or(0);
+                self.inner.append(to, end, piece).await?;
                 self.created(to);
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }

@@ -10,7 +10,7 @@
 
 use super::error::{RegistryError, Result};
 use super::paths;
-use crate::storage::StorageDriver;
+use crate::storage::{StorageDriver, StorageError};
 use bytes::{Bytes, BytesMut};
 use drydock_spec::{Algorithm, Digest, Digester, RepositoryName};
 use futures_util::{Stream, StreamExt};
@@ -48,7 +48,7 @@ impl BlobWriter {
         // up to a second older than it is (found by `drydock sim`, purge-race).
         let stamp = humantime::format_rfc3339_millis(now).to_string();
         self.driver.put_content(&paths::upload_started_at(repo, id), Bytes::from(stamp)).await?;
-        self.driver.append(&paths::upload_data(repo, id), b"").await?;
+        self.driver.append(&paths::upload_data(repo, id), 0, b"").await?;
         Ok(UploadInfo { id: id.to_owned(), size: 0, started_at: now })
     }
 
@@ -166,7 +166,7 @@ impl BlobWriter {
                     // Keep what arrived intact: it is durable and the client
                     // can resume from the reported size.
                     if !pending.is_empty() {
-                        self.driver.append(&data, &pending).await?;
+                        self.append(&data, size, &pending).await?;
                         digester.update(&pending);
                         self.save_state(repo, id, digester, size).await?;
                     }
@@ -175,22 +175,26 @@ impl BlobWriter {
                 None => true,
             };
             if pending.len() >= APPEND_CHUNK || (done && !pending.is_empty()) {
-                let new_size = self.driver.append(&data, &pending).await?;
-                let expected = size + pending.len() as u64;
-                if new_size != expected {
-                    // Another writer appended concurrently: the data is no longer one
-                    // client's stream, so the upload cannot be trusted.
-                    return Err(RegistryError::UploadInvalid(format!(
-                        "upload {id} changed while being written ({new_size} bytes, expected {expected})"
-                    )));
-                }
+                size = self.append(&data, size, &pending).await?;
                 digester.update(&pending);
-                size = new_size;
                 pending.clear();
             }
             if done {
                 return Ok(size);
             }
+        }
+    }
+
+    /// Appends at `offset` only. If another request appended meanwhile, this
+    /// one's bytes no longer continue the upload: nothing is written and the
+    /// client learns the real size (416).
+    async fn append(&self, data_path: &str, offset: u64, bytes: &[u8]) -> Result<u64> {
+        match self.driver.append(data_path, offset, bytes).await {
+            Ok(size) => Ok(size),
+            Err(StorageError::SizeMismatch { actual, .. }) => {
+                Err(RegistryError::RangeMismatch { requested: offset, stored: actual })
+            }
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -138,17 +138,32 @@ impl StorageDriver for FilesystemDriver {
         }
     }
 
-    async fn append(&self, path: &str, data: &[u8]) -> Result<u64> {
+    async fn append(&self, path: &str, offset: u64, data: &[u8]) -> Result<u64> {
         let full = self.full(path)?;
-        let result = async {
-            create_parent(&full).await?;
-            let mut f = tokio::fs::OpenOptions::new().create(true).append(true).open(&full).await?;
-            f.write_all(data).await?;
-            f.sync_data().await?;
-            Ok(f.metadata().await?.len())
-        }
+        create_parent(&full).await.map_err(io_err(path))?;
+        let (owned_path, data) = (path.to_owned(), data.to_vec());
+        // The size check and the write happen under an exclusive advisory
+        // lock, so appenders in any process sharing the directory serialise.
+        let appended = tokio::task::spawn_blocking(move || -> Result<u64> {
+            use std::io::Write as _;
+            let locked_append = || -> std::io::Result<std::result::Result<u64, u64>> {
+                let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&full)?;
+                f.lock()?;
+                let actual = f.metadata()?.len();
+                if actual != offset {
+                    return Ok(Err(actual));
+                }
+                f.write_all(&data)?;
+                f.sync_data()?;
+                Ok(Ok(actual + data.len() as u64))
+            };
+            match locked_append().map_err(io_err(&owned_path))? {
+                Ok(size) => Ok(size),
+                Err(actual) => Err(StorageError::SizeMismatch { path: owned_path, expected: offset, actual }),
+            }
+        })
         .await;
-        result.map_err(io_err(path))
+        appended.map_err(|e| StorageError::Io { path: path.to_owned(), source: std::io::Error::other(e) })?
     }
 
     async fn truncate(&self, path: &str, size: u64) -> Result<()> {

@@ -7,8 +7,12 @@
 //! Guarantees every driver gives:
 //! - `put_content` is atomic: a reader (or a crash) sees the old object or
 //!   the new one, never a torn one; on success the object is durable.
-//! - `append` adds bytes to the end of an object (creating it) and returns
-//!   its new size; on success the bytes are durable.
+//! - `append` adds bytes to the end of an object (creating it) only if the
+//!   object is exactly as long as the caller believes, atomically with
+//!   respect to other appends; it returns the new size and on success the
+//!   bytes are durable. Two writers that both saw the same size cannot both
+//!   append (found by `drydock sim`, upload-resume: a held PATCH and its
+//!   resumed copy both landing duplicated bytes).
 //! - `rename` replaces the destination atomically.
 //! - `delete` removes an object or a whole subtree; deleting nothing is
 //!   `NotFound`.
@@ -30,6 +34,8 @@ pub enum StorageError {
     NotFound(String),
     #[error("invalid storage path {0:?}")]
     InvalidPath(String),
+    #[error("{path} holds {actual} bytes, not the {expected} an append expected")]
+    SizeMismatch { path: String, expected: u64, actual: u64 },
     #[error("storage I/O on {path}: {source}")]
     Io {
         path: String,
@@ -68,8 +74,10 @@ pub trait StorageDriver: Send + Sync + 'static {
     /// Up to `max` bytes starting at `offset`; empty at or past the end.
     async fn read_at(&self, path: &str, offset: u64, max: usize) -> Result<Bytes>;
 
-    /// Appends to the object (creating it), durably; returns the new size.
-    async fn append(&self, path: &str, data: &[u8]) -> Result<u64>;
+    /// Appends to the object (creating it when `offset` is 0), durably, if
+    /// and only if it is `offset` bytes long; else `SizeMismatch`, writing
+    /// nothing. Returns the new size.
+    async fn append(&self, path: &str, offset: u64, data: &[u8]) -> Result<u64>;
 
     /// Shortens the object to `size` bytes (undoing a torn append).
     async fn truncate(&self, path: &str, size: u64) -> Result<()>;

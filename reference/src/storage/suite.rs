@@ -16,7 +16,50 @@ pub async fn run(driver: Arc<dyn StorageDriver>) {
     rename_and_delete(d).await;
     empty_directories(d).await;
     writers_race_empty_dir_removal(driver.clone()).await;
+    appenders_race(driver.clone()).await;
     invalid_paths(d).await;
+}
+
+/// Appenders that read the same size race to append at it: each append
+/// that succeeds must have landed exactly where its caller said.
+async fn appenders_race(d: Arc<dyn StorageDriver>) {
+    const APPENDERS: u8 = 4;
+    const ATTEMPTS: usize = 150;
+    d.append("/append-race/data", 0, b"").await.unwrap();
+    let tasks: Vec<_> = (0..APPENDERS)
+        .map(|me| {
+            let d = d.clone();
+            tokio::spawn(async move {
+                let mut landed = Vec::new();
+                for _ in 0..ATTEMPTS {
+                    let at = d.stat("/append-race/data").await.unwrap().size;
+                    match d.append("/append-race/data", at, &[me]).await {
+                        Ok(size) => {
+                            assert_eq!(size, at + 1);
+                            landed.push(at);
+                        }
+                        Err(StorageError::SizeMismatch { .. }) => {}
+                        Err(e) => panic!("append: {e}"),
+                    }
+                }
+                (me, landed)
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    let content = d.get_content("/append-race/data").await.unwrap();
+    let mut acknowledged = 0;
+    for (me, landed) in results {
+        acknowledged += landed.len();
+        for at in landed {
+            assert_eq!(content[at as usize], me, "appender {me}'s byte acknowledged at {at} is not there");
+        }
+    }
+    assert_eq!(content.len(), acknowledged, "an append landed without being acknowledged");
+    d.delete("/append-race").await.unwrap();
 }
 
 async fn contents(d: &dyn StorageDriver) {
@@ -31,9 +74,16 @@ async fn contents(d: &dyn StorageDriver) {
 }
 
 async fn appends_and_ranges(d: &dyn StorageDriver) {
-    assert_eq!(d.append("/up/data", b"hello ").await.unwrap(), 6);
-    assert_eq!(d.append("/up/data", b"world").await.unwrap(), 11);
-    assert_eq!(d.append("/up/data", b"").await.unwrap(), 11);
+    assert_eq!(d.append("/up/data", 0, b"hello ").await.unwrap(), 6);
+    assert_eq!(d.append("/up/data", 6, b"world").await.unwrap(), 11);
+    assert_eq!(d.append("/up/data", 11, b"").await.unwrap(), 11);
+    // An append that expects another size writes nothing.
+    for stale in [0, 6, 12] {
+        match d.append("/up/data", stale, b"again").await {
+            Err(StorageError::SizeMismatch { expected, actual: 11, .. }) => assert_eq!(expected, stale),
+            other => panic!("append at {stale} of an 11-byte object: {other:?}"),
+        }
+    }
     assert_eq!(d.read_at("/up/data", 0, 100).await.unwrap(), "hello world");
     assert_eq!(d.read_at("/up/data", 6, 3).await.unwrap(), "wor");
     assert_eq!(d.read_at("/up/data", 11, 3).await.unwrap(), "");

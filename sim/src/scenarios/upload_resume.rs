@@ -7,7 +7,7 @@
 //! - the instance crashes mid-PATCH, possibly mid-append (storage keeps only
 //!   a prefix of an append in flight: an unsynced write lost in the crash);
 //! - the link is held: the client gives up, resumes elsewhere, and the held
-//!   PATCH is delivered late, racing the resumed one;
+//!   PATCH is delivered late: together with the resumed one, or after it;
 //! - the links lose messages, breaking connections at random.
 //!
 //! Oracle: a reported `Range` never goes back on bytes acknowledged and never
@@ -113,8 +113,10 @@ fn run(cfg: &RunConfig) -> Vec<String> {
         let mut acked = 0usize;
         let mut patches = 0;
         let mut broke = false;
-        // A PATCH waits in the held link to r1.
+        // A PATCH waits in the held link to r1; it is released together with
+        // the resumed PATCH, or once that one was acknowledged.
         let mut held = false;
+        let release_with_resume = (seed / 4) % 2 == 1;
         while acked < len && patches < 30 {
             patches += 1;
             let end = (acked + PIECE).min(len);
@@ -130,6 +132,11 @@ fn run(cfg: &RunConfig) -> Vec<String> {
                 }
             }
             let piece = data[acked..end].to_vec();
+            if held && release_with_resume {
+                // The held PATCH arrives while the resumed one is in flight.
+                held = false;
+                turmoil::release("pusher", "r1");
+            }
             let answer = if breaking && mode == Break::HeldLink {
                 client.send_held(host, Method::PATCH, &loc, &headers, piece).await
             } else {
