@@ -14,10 +14,15 @@
 //! `grace = 0` is distribution's offline collection: everything unreferenced
 //! goes at once. Only do that with no pushes running.
 //!
-//! Limit: a manifest PUT referencing a blob that has sat unreferenced for
-//! longer than `grace` can still lose the race if its existence check lands
-//! between the sweep's last look at the touch and its delete. Keep `grace`
-//! far above the longest push (the default is an hour).
+//! Touches of blobs that no longer exist (a manifest PUT refused for a
+//! missing blob touches it too) are removed once older than the grace.
+//!
+//! Limit: the sweep reads a blob's touch, then deletes the blob. An
+//! operation that touches that blob in between — a re-push of it, or a
+//! manifest referencing it after it sat unreferenced for longer than the
+//! grace — can find it present just before it goes. The window is one
+//! storage operation; keep `grace` far above the longest push (the default
+//! is an hour).
 
 use super::Registry;
 use super::catalog;
@@ -58,6 +63,8 @@ pub struct Report {
     pub removed: Vec<(Digest, u64)>,
     /// Unreferenced blobs kept because they were touched within the grace.
     pub kept_recent: usize,
+    /// Touches of blobs that do not exist, removed past the grace.
+    pub stale_touches: usize,
 }
 
 /// Every blob reachable from a manifest revision of any repository.
@@ -92,14 +99,14 @@ pub async fn mark(registry: &Registry) -> Result<BTreeSet<Digest>> {
 }
 
 /// Every blob in the blob store.
-async fn stored_blobs(driver: &dyn StorageDriver) -> Result<Vec<Digest>> {
-    let mut out = Vec::new();
+async fn stored_blobs(driver: &dyn StorageDriver) -> Result<BTreeSet<Digest>> {
+    let mut out = BTreeSet::new();
     for alg in Algorithm::ALL {
         let root = format!("{}/blobs/{alg}", paths::ROOT);
         for prefix in list_or_empty(driver, &root).await? {
             for hex in list_or_empty(driver, &format!("{root}/{prefix}")).await? {
                 if let Ok(d) = Digest::from_hex(alg, &hex) {
-                    out.push(d);
+                    out.insert(d);
                 }
             }
         }
@@ -127,7 +134,8 @@ pub async fn collect(registry: &Registry, grace: Duration, dry_run: bool) -> Res
     let cutoff = now.checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
     let marked = mark(registry).await?;
     let mut report = Report { referenced: marked.len(), ..Report::default() };
-    for d in stored_blobs(driver).await? {
+    let stored = stored_blobs(driver).await?;
+    for d in stored.iter().cloned() {
         if marked.contains(&d) {
             continue;
         }
@@ -157,6 +165,24 @@ pub async fn collect(registry: &Registry, grace: Duration, dry_run: bool) -> Res
             }
         }
         report.removed.push((d, size));
+    }
+    for alg in Algorithm::ALL {
+        for hex in list_or_empty(driver, &format!("{TOUCHED}/{alg}")).await? {
+            let Ok(d) = Digest::from_hex(alg, &hex) else { continue };
+            if stored.contains(&d) || marked.contains(&d) {
+                continue;
+            }
+            if last_touched(driver, &d).await?.is_some_and(|t| t < cutoff) {
+                if !dry_run {
+                    match driver.delete(&touched_path(&d)).await {
+                        Ok(()) => {}
+                        Err(e) if e.is_not_found() => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                report.stale_touches += 1;
+            }
+        }
     }
     Ok(report)
 }
@@ -251,6 +277,20 @@ mod tests {
         let late = registry_at(driver.clone(), t0 + Duration::from_secs(3661));
         assert_eq!(collect(&late, grace, false).await.unwrap().removed.len(), 1);
         assert!(late.blobs.size(&d).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn touches_of_missing_blobs_go_after_the_grace() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let driver = Arc::new(InMemoryDriver::new());
+        let never_stored = Digest::of(Algorithm::Sha256, b"a manifest referenced this; it never came");
+        touch(driver.as_ref(), &never_stored, t0).await.unwrap();
+        let grace = Duration::from_secs(60);
+        let soon = registry_at(driver.clone(), t0 + Duration::from_secs(30));
+        assert_eq!(collect(&soon, grace, false).await.unwrap().stale_touches, 0);
+        let late = registry_at(driver.clone(), t0 + Duration::from_secs(61));
+        assert_eq!(collect(&late, grace, false).await.unwrap().stale_touches, 1);
+        assert!(last_touched(driver.as_ref(), &never_stored).await.unwrap().is_none());
     }
 
     #[tokio::test]
