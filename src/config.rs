@@ -53,11 +53,18 @@ pub struct Gc {
     /// How often a collection runs.
     #[serde(with = "humantime_serde_compat")]
     pub interval: Duration,
+    /// Also remove manifests no tag reaches.
+    pub delete_untagged: bool,
 }
 
 impl Default for Gc {
     fn default() -> Gc {
-        Gc { enabled: false, grace: Duration::from_secs(3600), interval: Duration::from_secs(24 * 3600) }
+        Gc {
+            enabled: false,
+            grace: Duration::from_secs(3600),
+            interval: Duration::from_secs(24 * 3600),
+            delete_untagged: false,
+        }
     }
 }
 
@@ -545,10 +552,7 @@ notifications:
         assert_eq!(c.shutdown_grace, Duration::from_secs(5));
         assert_eq!(c.upload_purge.age, Duration::from_secs(7200));
         assert!(c.upload_purge.enabled);
-        assert_eq!(
-            c.gc,
-            Gc { enabled: true, grace: Duration::from_secs(1800), interval: Duration::from_secs(24 * 3600) }
-        );
+        assert_eq!(c.gc, Gc { enabled: true, grace: Duration::from_secs(1800), ..Gc::default() });
         assert!(toml::from_str::<Config>("adr = \"x\"").is_err());
         assert!(from_distribution_yaml("http:\n  tls:\n    key: /k\n").is_err());
         let with_endpoint: Config = toml::from_str(

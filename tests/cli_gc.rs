@@ -1,6 +1,7 @@
 //! `drydock gc` on the storage of a running `drydock serve`: a grace keeps a
 //! blob pushed a moment ago; `--dry-run` changes nothing; `--grace 0s`
-//! removes exactly the unreferenced blobs and the image stays pullable.
+//! removes exactly the unreferenced blobs and the image stays pullable;
+//! `--delete-untagged` removes an untagged manifest and keeps the tagged one.
 
 mod common;
 
@@ -70,4 +71,16 @@ fn collects_only_unreferenced_blobs_and_respects_the_grace() {
     }
     let (status, _) = request(port, "GET", "/v2/gc/app/manifests/v1", "x", b"");
     assert_eq!(status, 200);
+
+    // An untagged manifest goes with --delete-untagged; the tagged one stays.
+    let mut untagged: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    untagged["annotations"] = serde_json::json!({"untagged": "yes"});
+    let untagged = serde_json::to_vec(&untagged).unwrap();
+    let d = drydock_spec::Digest::of(drydock_spec::Algorithm::Sha256, &untagged).to_string();
+    let oci = "application/vnd.oci.image.manifest.v1+json";
+    assert_eq!(request(port, "PUT", &format!("/v2/gc/app/manifests/{d}"), oci, &untagged).0, 201);
+    let out = gc(&scratch.0, &["--grace", "0s", "--delete-untagged"]);
+    assert_eq!(out.lines().next().unwrap(), format!("removed untagged manifest gc/app@{d}"), "{out}");
+    assert_eq!(request(port, "GET", &format!("/v2/gc/app/manifests/{d}"), oci, b"").0, 404);
+    assert_eq!(request(port, "GET", "/v2/gc/app/manifests/v1", oci, b"").0, 200);
 }

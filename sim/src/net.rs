@@ -171,8 +171,8 @@ pub struct RegistryHost {
     pub mutant: Option<Mutant>,
     /// Background upload purge: `(age, interval)`.
     pub purge: Option<(Duration, Duration)>,
-    /// Background garbage collection: `(grace, interval)`.
-    pub gc: Option<(Duration, Duration)>,
+    /// Background garbage collection: what it does, and how often.
+    pub gc: Option<(drydock_reference::registry::gc::Options, Duration)>,
     pub trace: Trace,
 }
 
@@ -199,8 +199,8 @@ impl RegistryHost {
         if let Some((age, interval)) = self.purge {
             tokio::spawn(drydock_reference::registry::purge::run_periodically(registry.clone(), age, interval));
         }
-        if let Some((grace, interval)) = self.gc {
-            tokio::spawn(drydock_reference::registry::gc::run_periodically(registry.clone(), grace, interval));
+        if let Some((options, interval)) = self.gc.clone() {
+            tokio::spawn(drydock_reference::registry::gc::run_periodically(registry.clone(), options, interval));
         }
         let listener = turmoil::net::TcpListener::bind(("0.0.0.0", REGISTRY_PORT)).await?;
         loop {

@@ -32,9 +32,9 @@ pub struct StorageFaults {
     /// Mutant: `stat` answers from a listing of the parent, as
     /// distribution's S3 driver did, so list lag hides fresh objects.
     pub stat_via_list: bool,
-    /// Mutant: `rename` copies piece by piece, then deletes the source (an
-    /// object store's copy-based move): the destination is visible, and
-    /// short, while the copy runs.
+    /// Mutant: `rename` copies piece by piece, then deletes the source (a
+    /// cross-device rename fallback): the destination is visible, and short,
+    /// while the copy runs, and two copies to one destination interleave.
     pub non_atomic_moves: bool,
 }
 

@@ -4,6 +4,7 @@
 
 use super::events::load_offline;
 use super::serve::{SystemClock, entropy};
+use drydock_reference::registry::gc;
 use drydock_reference::{Env, Registry};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +27,10 @@ pub struct Args {
     /// Report what would be removed; change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Also remove manifests no tag reaches (not tagged, not in a kept
+    /// index, not a referrer of a kept manifest), once past the grace.
+    #[arg(long)]
+    delete_untagged: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -34,14 +39,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let registry = Registry::new(config.driver()?, Env::new(Arc::new(SystemClock), entropy()?), b"gc", false);
-        let report = drydock_reference::registry::gc::collect(&registry, grace, args.dry_run).await?;
+        let options = gc::Options { grace, dry_run: args.dry_run, delete_untagged: args.delete_untagged };
+        let report = gc::collect(&registry, &options).await?;
         let verb = if args.dry_run { "would remove" } else { "removed" };
+        for (repo, d) in &report.untagged_removed {
+            println!("{verb} untagged manifest {repo}@{d}");
+        }
         for (d, size) in &report.removed {
             println!("{verb} {d} ({size} bytes)");
         }
         let freed: u64 = report.removed.iter().map(|(_, s)| s).sum();
+        let untagged = if args.delete_untagged {
+            format!("{verb} {} untagged manifest(s), ", report.untagged_removed.len())
+        } else {
+            String::new()
+        };
         println!(
-            "{} referenced, {verb} {} ({freed} bytes), {} unreferenced kept within the {} grace",
+            "{untagged}{} referenced, {verb} {} ({freed} bytes), {} unreferenced kept within the {} grace",
             report.referenced,
             report.removed.len(),
             report.kept_recent,

@@ -108,8 +108,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::spawn(drydock_reference::registry::purge::run_periodically(registry.clone(), age, interval));
     }
     if config.gc.enabled {
-        let (grace, interval) = (config.gc.grace, config.gc.interval);
-        tokio::spawn(drydock_reference::registry::gc::run_periodically(registry.clone(), grace, interval));
+        use drydock_reference::registry::gc;
+        let options =
+            gc::Options { grace: config.gc.grace, dry_run: false, delete_untagged: config.gc.delete_untagged };
+        tokio::spawn(gc::run_periodically(registry.clone(), options, config.gc.interval));
     }
 
     let graceful = inflight::Tracker::default();

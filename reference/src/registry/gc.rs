@@ -26,11 +26,12 @@
 
 use super::Registry;
 use super::catalog;
-use super::error::Result;
+use super::error::{RegistryError, Result};
 use super::paths;
 use crate::storage::StorageDriver;
 use bytes::Bytes;
-use drydock_spec::{Algorithm, Digest, Manifest, RepositoryName};
+use drydock_spec::manifest::Role;
+use drydock_spec::{Algorithm, Digest, Manifest, RepositoryName, Tag};
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
@@ -54,64 +55,188 @@ async fn last_touched(driver: &dyn StorageDriver, d: &Digest) -> Result<Option<S
     }
 }
 
+/// How a collection runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Unreferenced blobs (and, with `delete_untagged`, untagged manifests)
+    /// touched more recently than this are kept.
+    pub grace: Duration,
+    /// Report what would be removed; change nothing.
+    pub dry_run: bool,
+    /// Also remove manifests no tag reaches: not tagged, not a child of a
+    /// kept index, not a referrer of a kept manifest (distribution's
+    /// `--delete-untagged`, minus its habit of deleting signatures).
+    pub delete_untagged: bool,
+}
+
 /// What one collection found and did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
-    /// Blobs some stored manifest references (manifests included).
+    /// Blobs some kept manifest references (manifests included).
     pub referenced: usize,
+    /// Untagged manifests removed, as `(repository, digest)`.
+    pub untagged_removed: Vec<(String, Digest)>,
     /// Unreferenced blobs removed (or, in a dry run, that would be).
     pub removed: Vec<(Digest, u64)>,
     /// Unreferenced blobs kept because they were touched within the grace.
     pub kept_recent: usize,
     /// Touches of blobs that do not exist, removed past the grace.
     pub stale_touches: usize,
+    /// Blobs or directories the sweep skipped on a storage error (they are
+    /// looked at again next run).
+    pub skipped: usize,
 }
 
-/// Every blob reachable from a manifest revision of any repository.
-pub async fn mark(registry: &Registry) -> Result<BTreeSet<Digest>> {
+impl Report {
+    fn skip(&mut self, what: &str, e: impl std::fmt::Display) {
+        tracing::warn!(%what, error = %e, "garbage collection skipped this for now");
+        self.skipped += 1;
+    }
+}
+
+/// One manifest revision of a repository, as the mark sees it.
+struct Revision {
+    digest: Digest,
+    /// Config, layers and child manifests (empty if it no longer parses).
+    references: Vec<(Role, Digest)>,
+    subject: Option<Digest>,
+}
+
+async fn revisions(registry: &Registry, repo: &RepositoryName) -> Result<Vec<Revision>> {
     let driver = registry.driver.as_ref();
-    let mut marked = BTreeSet::new();
-    for name in catalog::repositories(driver).await? {
-        let Ok(repo) = RepositoryName::parse(&name) else { continue };
-        for alg in Algorithm::ALL {
-            for hex in list_or_empty(driver, &paths::revisions_dir(&repo, alg)).await? {
-                let Ok(d) = Digest::from_hex(alg, &hex) else { continue };
-                if registry.manifests.revisions.size(&repo, &d).await?.is_none() {
-                    continue;
+    let mut out = Vec::new();
+    for alg in Algorithm::ALL {
+        for hex in list_or_empty(driver, &paths::revisions_dir(repo, alg)).await? {
+            let Ok(digest) = Digest::from_hex(alg, &hex) else { continue };
+            if registry.manifests.revisions.size(repo, &digest).await?.is_none() {
+                continue;
+            }
+            let body = match registry.blobs.get(&digest).await {
+                Ok(b) => Some(b),
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(e.into()),
+            };
+            // A manifest that no longer parses keeps only itself.
+            let parsed = body.and_then(|b| Manifest::parse(b.to_vec(), None).ok());
+            let references = parsed
+                .as_ref()
+                .map(|m| {
+                    m.references().filter(|(r, _)| *r != Role::Subject).map(|(r, d)| (r, d.digest.clone())).collect()
+                })
+                .unwrap_or_default();
+            let subject = parsed.and_then(|m| m.subject.map(|s| s.digest));
+            out.push(Revision { digest, references, subject });
+        }
+    }
+    Ok(out)
+}
+
+/// The revisions of `repo` a tag reaches: tagged ones, children of kept
+/// indexes, referrers of kept manifests, and (not to race a push: an index's
+/// children arrive untagged before it) any touched within the grace.
+async fn reachable(
+    registry: &Registry,
+    repo: &RepositoryName,
+    revs: &[Revision],
+    options: &Options,
+    (now, cutoff): (SystemTime, SystemTime),
+) -> Result<BTreeSet<Digest>> {
+    let mut keep = BTreeSet::new();
+    for name in registry.tags().list(repo).await? {
+        let Ok(tag) = Tag::parse(&name) else { continue };
+        if let Some(d) = registry.tags().get(repo, &tag).await? {
+            keep.insert(d);
+        }
+    }
+    if !options.grace.is_zero() {
+        for r in revs {
+            match last_touched(registry.driver.as_ref(), &r.digest).await? {
+                Some(t) if t < cutoff => {}
+                Some(_) => {
+                    keep.insert(r.digest.clone());
                 }
-                marked.insert(d.clone());
-                let body = match registry.blobs.get(&d).await {
-                    Ok(b) => b,
-                    Err(e) if e.is_not_found() => continue,
-                    Err(e) => return Err(e.into()),
-                };
-                // A manifest that no longer parses keeps only itself.
-                let Ok(m) = Manifest::parse(body.to_vec(), None) else { continue };
-                for (role, desc) in m.references() {
-                    if role != drydock_spec::manifest::Role::Subject {
-                        marked.insert(desc.digest.clone());
+                // Pushed by something that does not touch: the grace starts now.
+                None => {
+                    if !options.dry_run {
+                        touch(registry.driver.as_ref(), &r.digest, now).await?;
                     }
+                    keep.insert(r.digest.clone());
                 }
             }
+        }
+    }
+    loop {
+        let before = keep.len();
+        for r in revs {
+            if keep.contains(&r.digest) {
+                let children: Vec<_> =
+                    r.references.iter().filter(|(role, _)| *role == Role::Manifest).map(|(_, d)| d.clone()).collect();
+                keep.extend(children);
+            } else if r.subject.as_ref().is_some_and(|s| keep.contains(s)) {
+                keep.insert(r.digest.clone());
+            }
+        }
+        if keep.len() == before {
+            return Ok(keep);
+        }
+    }
+}
+
+/// Marks every blob a kept manifest revision of any repository references;
+/// with `delete_untagged`, first removes (or, dry, lists) the revisions no
+/// tag reaches.
+async fn mark(
+    registry: &Registry,
+    options: &Options,
+    clock: (SystemTime, SystemTime),
+    report: &mut Report,
+) -> Result<BTreeSet<Digest>> {
+    let mut marked = BTreeSet::new();
+    for name in catalog::repositories(registry.driver.as_ref()).await? {
+        let Ok(repo) = RepositoryName::parse(&name) else { continue };
+        let revs = revisions(registry, &repo).await?;
+        let keep =
+            if options.delete_untagged { Some(reachable(registry, &repo, &revs, options, clock).await?) } else { None };
+        for r in revs {
+            if keep.as_ref().is_some_and(|k| !k.contains(&r.digest)) {
+                if !options.dry_run {
+                    match registry.manifests.delete(&repo, &r.digest).await {
+                        Ok(_) | Err(RegistryError::ManifestUnknown(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                report.untagged_removed.push((name.clone(), r.digest));
+                continue;
+            }
+            marked.insert(r.digest);
+            marked.extend(r.references.into_iter().map(|(_, d)| d));
         }
     }
     Ok(marked)
 }
 
-/// Every blob in the blob store.
-async fn stored_blobs(driver: &dyn StorageDriver) -> Result<BTreeSet<Digest>> {
+/// Every blob in the blob store that could be listed; a directory that
+/// cannot be listed now is skipped and counted in `report.skipped`.
+async fn stored_blobs(driver: &dyn StorageDriver, report: &mut Report) -> BTreeSet<Digest> {
     let mut out = BTreeSet::new();
     for alg in Algorithm::ALL {
         let root = format!("{}/blobs/{alg}", paths::ROOT);
-        for prefix in list_or_empty(driver, &root).await? {
-            for hex in list_or_empty(driver, &format!("{root}/{prefix}")).await? {
-                if let Ok(d) = Digest::from_hex(alg, &hex) {
-                    out.insert(d);
-                }
+        let prefixes = match list_or_empty(driver, &root).await {
+            Ok(p) => p,
+            Err(e) => {
+                report.skip(&root, e);
+                continue;
+            }
+        };
+        for prefix in prefixes {
+            let dir = format!("{root}/{prefix}");
+            match list_or_empty(driver, &dir).await {
+                Ok(hexes) => out.extend(hexes.iter().filter_map(|hex| Digest::from_hex(alg, hex).ok())),
+                Err(e) => report.skip(&dir, e),
             }
         }
     }
-    Ok(out)
+    out
 }
 
 async fn list_or_empty(driver: &dyn StorageDriver, dir: &str) -> Result<Vec<String>> {
@@ -122,82 +247,102 @@ async fn list_or_empty(driver: &dyn StorageDriver, dir: &str) -> Result<Vec<Stri
     }
 }
 
-/// Marks, then sweeps blobs unreferenced and untouched for `grace`. With
-/// `dry_run`, reports what it would remove and changes nothing.
-pub async fn collect(registry: &Registry, grace: Duration, dry_run: bool) -> Result<Report> {
+/// Marks, then sweeps blobs unreferenced and untouched for the grace.
+pub async fn collect(registry: &Registry, options: &Options) -> Result<Report> {
     let driver = registry.driver.as_ref();
+    let (grace, dry_run) = (options.grace, options.dry_run);
     #[cfg(feature = "sim-mutants")]
     let grace = if registry.mutants.gc_without_grace() { Duration::ZERO } else { grace };
     // The clock is read before marking: a touch after this instant is
     // always newer than any cutoff this run uses.
     let now = registry.env.now();
     let cutoff = now.checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
-    let marked = mark(registry).await?;
-    let mut report = Report { referenced: marked.len(), ..Report::default() };
-    let stored = stored_blobs(driver).await?;
-    for d in stored.iter().cloned() {
-        if marked.contains(&d) {
-            continue;
+    let mut report = Report::default();
+    let options = &Options { grace, ..options.clone() };
+    let marked = mark(registry, options, (now, cutoff), &mut report).await?;
+    report.referenced = marked.len();
+    // The sweep goes blob by blob: a storage error skips that blob (it is
+    // looked at again next run), unlike in the mark, where an error must
+    // stop everything because a blob missing from the mark would be lost.
+    let stored = stored_blobs(driver, &mut report).await;
+    for d in stored.iter().filter(|d| !marked.contains(*d)) {
+        match sweep(registry, d, options, (now, cutoff)).await {
+            Ok(Some(size)) => report.removed.push((d.clone(), size)),
+            Ok(None) => report.kept_recent += 1,
+            Err(e) => report.skip(d.as_str(), e),
         }
-        if !grace.is_zero() {
-            match last_touched(driver, &d).await? {
-                Some(t) if t < cutoff => {}
-                Some(_) => {
-                    report.kept_recent += 1;
-                    continue;
-                }
-                None => {
-                    if !dry_run {
-                        touch(driver, &d, now).await?;
-                    }
-                    report.kept_recent += 1;
-                    continue;
-                }
-            }
-        }
-        let size = registry.blobs.size(&d).await?.unwrap_or(0);
-        if !dry_run {
-            registry.blobs.delete(&d).await?;
-            match driver.delete(&touched_path(&d)).await {
-                Ok(()) => {}
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        report.removed.push((d, size));
     }
-    for alg in Algorithm::ALL {
-        for hex in list_or_empty(driver, &format!("{TOUCHED}/{alg}")).await? {
-            let Ok(d) = Digest::from_hex(alg, &hex) else { continue };
-            if stored.contains(&d) || marked.contains(&d) {
-                continue;
-            }
-            if last_touched(driver, &d).await?.is_some_and(|t| t < cutoff) {
-                if !dry_run {
-                    match driver.delete(&touched_path(&d)).await {
-                        Ok(()) => {}
-                        Err(e) if e.is_not_found() => {}
-                        Err(e) => return Err(e.into()),
-                    }
+    if report.skipped == 0 {
+        // Only with a complete picture of what is stored.
+        for alg in Algorithm::ALL {
+            for hex in list_or_empty(driver, &format!("{TOUCHED}/{alg}")).await? {
+                let Ok(d) = Digest::from_hex(alg, &hex) else { continue };
+                if stored.contains(&d) || marked.contains(&d) {
+                    continue;
                 }
-                report.stale_touches += 1;
+                if last_touched(driver, &d).await?.is_some_and(|t| t < cutoff) {
+                    if !dry_run {
+                        remove_touch(driver, &d).await?;
+                    }
+                    report.stale_touches += 1;
+                }
             }
         }
     }
     Ok(report)
 }
 
-/// Collects every `interval` with `grace`, the first run one interval after
-/// start. Runs until dropped; a failed run is logged and retried next time.
-pub async fn run_periodically(registry: Registry, grace: Duration, interval: Duration) {
+/// Removes one unreferenced blob if it has gone untouched for the grace;
+/// its size if it did (or would, dry), `None` if it is kept.
+async fn sweep(
+    registry: &Registry,
+    d: &Digest,
+    options: &Options,
+    (now, cutoff): (SystemTime, SystemTime),
+) -> Result<Option<u64>> {
+    let driver = registry.driver.as_ref();
+    if !options.grace.is_zero() {
+        match last_touched(driver, d).await? {
+            Some(t) if t < cutoff => {}
+            Some(_) => return Ok(None),
+            // Stored by something that does not touch: the grace starts now.
+            None => {
+                if !options.dry_run {
+                    touch(driver, d, now).await?;
+                }
+                return Ok(None);
+            }
+        }
+    }
+    let size = registry.blobs.size(d).await?.unwrap_or(0);
+    if !options.dry_run {
+        registry.blobs.delete(d).await?;
+        remove_touch(driver, d).await?;
+    }
+    Ok(Some(size))
+}
+
+async fn remove_touch(driver: &dyn StorageDriver, d: &Digest) -> Result<()> {
+    match driver.delete(&touched_path(d)).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Collects every `interval`, the first run one interval after start. Runs
+/// until dropped; a failed run is logged and retried next time.
+pub async fn run_periodically(registry: Registry, options: Options, interval: Duration) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     loop {
         ticks.tick().await;
-        match collect(&registry, grace, false).await {
+        match collect(&registry, &options).await {
             Ok(r) => tracing::info!(
+                untagged_removed = r.untagged_removed.len(),
                 removed = r.removed.len(),
                 freed = r.removed.iter().map(|(_, s)| s).sum::<u64>(),
                 kept_recent = r.kept_recent,
+                skipped = r.skipped,
                 "garbage collection"
             ),
             Err(e) => tracing::warn!(error = %e, "garbage collection failed"),
@@ -212,6 +357,10 @@ mod tests {
     use crate::storage::InMemoryDriver;
     use crate::{Env, Registry};
     use std::sync::Arc;
+
+    fn opts(grace: Duration, dry_run: bool) -> Options {
+        Options { grace, dry_run, delete_untagged: false }
+    }
 
     fn registry_at(driver: Arc<InMemoryDriver>, t: SystemTime) -> Registry {
         Registry::new(driver, Env::new(Arc::new(FixedClock(t)), [7; 32]), b"k", true)
@@ -248,14 +397,14 @@ mod tests {
 
         // Within the grace nothing goes; a dry run changes nothing either.
         let later = registry_at(driver.clone(), t0 + Duration::from_secs(60));
-        let report = collect(&later, grace, false).await.unwrap();
+        let report = collect(&later, &opts(grace, false)).await.unwrap();
         assert_eq!((report.referenced, report.removed.len(), report.kept_recent), (3, 0, 1));
         let after = registry_at(driver.clone(), t0 + grace + Duration::from_secs(1));
-        assert_eq!(collect(&after, grace, true).await.unwrap().removed, [(orphan.clone(), 6)]);
+        assert_eq!(collect(&after, &opts(grace, true)).await.unwrap().removed, [(orphan.clone(), 6)]);
         assert!(after.blobs.size(&orphan).await.unwrap().is_some());
 
         // Past the grace the orphan goes, and only the orphan.
-        assert_eq!(collect(&after, grace, false).await.unwrap().removed, [(orphan.clone(), 6)]);
+        assert_eq!(collect(&after, &opts(grace, false)).await.unwrap().removed, [(orphan.clone(), 6)]);
         assert!(after.blobs.size(&orphan).await.unwrap().is_none());
         for d in [&config, &layer, &m] {
             assert!(after.blobs.size(d).await.unwrap().is_some(), "{d} was referenced");
@@ -271,11 +420,11 @@ mod tests {
         let d = r.blobs.put(Algorithm::Sha256, Bytes::from_static(b"foreign")).await.unwrap();
         let grace = Duration::from_secs(60);
         let first = registry_at(driver.clone(), t0 + Duration::from_secs(3600));
-        assert_eq!(collect(&first, grace, false).await.unwrap().kept_recent, 1);
+        assert_eq!(collect(&first, &opts(grace, false)).await.unwrap().kept_recent, 1);
         let too_soon = registry_at(driver.clone(), t0 + Duration::from_secs(3630));
-        assert!(collect(&too_soon, grace, false).await.unwrap().removed.is_empty());
+        assert!(collect(&too_soon, &opts(grace, false)).await.unwrap().removed.is_empty());
         let late = registry_at(driver.clone(), t0 + Duration::from_secs(3661));
-        assert_eq!(collect(&late, grace, false).await.unwrap().removed.len(), 1);
+        assert_eq!(collect(&late, &opts(grace, false)).await.unwrap().removed.len(), 1);
         assert!(late.blobs.size(&d).await.unwrap().is_none());
     }
 
@@ -287,10 +436,71 @@ mod tests {
         touch(driver.as_ref(), &never_stored, t0).await.unwrap();
         let grace = Duration::from_secs(60);
         let soon = registry_at(driver.clone(), t0 + Duration::from_secs(30));
-        assert_eq!(collect(&soon, grace, false).await.unwrap().stale_touches, 0);
+        assert_eq!(collect(&soon, &opts(grace, false)).await.unwrap().stale_touches, 0);
         let late = registry_at(driver.clone(), t0 + Duration::from_secs(61));
-        assert_eq!(collect(&late, grace, false).await.unwrap().stale_touches, 1);
+        assert_eq!(collect(&late, &opts(grace, false)).await.unwrap().stale_touches, 1);
         assert!(last_touched(driver.as_ref(), &never_stored).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn untagged_manifests_go_unless_a_tag_reaches_them() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let driver = Arc::new(InMemoryDriver::new());
+        let r = registry_at(driver.clone(), t0);
+        let repo = RepositoryName::parse("gc/untagged").unwrap();
+        let config = put_blob(&r, &repo, b"{}").await;
+        let (kept_layer, lost_layer) = (put_blob(&r, &repo, b"kept!").await, put_blob(&r, &repo, b"lost!").await);
+        let put = |m: serde_json::Value, tag: Option<&'static str>| {
+            let r = r.clone();
+            let repo = repo.clone();
+            async move {
+                let m = Manifest::parse(serde_json::to_vec(&m).unwrap(), None).unwrap();
+                let tag = tag.map(|t| Tag::parse(t).unwrap());
+                let d = r.manifests.put(&repo, m, None, tag.as_ref().map(|t| (t, None))).await.unwrap();
+                touch(r.driver.as_ref(), &d, r.env.now()).await.unwrap();
+                d
+            }
+        };
+        let json = |m: Manifest| serde_json::from_slice::<serde_json::Value>(m.raw()).unwrap();
+        let child_size = manifest(&config, &kept_layer).raw().len();
+        let child = put(json(manifest(&config, &kept_layer)), None).await;
+        let lonely = put(json(manifest(&config, &lost_layer)), None).await;
+        let index = put(
+            serde_json::json!({"schemaVersion": 2, "mediaType": drydock_spec::media_type::OCI_INDEX,
+                "manifests": [{"mediaType": drydock_spec::media_type::OCI_MANIFEST, "digest": child, "size": child_size}]}),
+            Some("v1"),
+        )
+        .await;
+        let signature = put(
+            serde_json::json!({"schemaVersion": 2, "mediaType": drydock_spec::media_type::OCI_MANIFEST,
+                "artifactType": "application/example.signature",
+                "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": config, "size": 2},
+                "layers": [],
+                "subject": {"mediaType": drydock_spec::media_type::OCI_INDEX, "digest": index, "size": 1}}),
+            None,
+        )
+        .await;
+        let options = |grace| Options { grace, dry_run: false, delete_untagged: true };
+        let grace = Duration::from_secs(60);
+
+        // Within the grace an untagged manifest may be an index's child in flight.
+        let soon = registry_at(driver.clone(), t0 + Duration::from_secs(30));
+        assert!(collect(&soon, &options(grace)).await.unwrap().untagged_removed.is_empty());
+
+        let late = registry_at(driver.clone(), t0 + Duration::from_secs(61));
+        let report = collect(&late, &options(grace)).await.unwrap();
+        assert_eq!(report.untagged_removed, [("gc/untagged".to_owned(), lonely.clone())]);
+        let removed: BTreeSet<_> = report.removed.iter().map(|(d, _)| d.clone()).collect();
+        assert_eq!(
+            removed,
+            BTreeSet::from([lost_layer.clone(), lonely.clone()]),
+            "the lonely manifest and its own layer"
+        );
+        for d in [&child, &index, &signature] {
+            assert!(late.manifests.get(&repo, d).await.is_ok(), "{d} is reached from tag v1");
+        }
+        assert!(late.manifests.get(&repo, &lonely).await.is_err());
+        assert!(late.blobs.size(&kept_layer).await.unwrap().is_some());
     }
 
     #[tokio::test]
@@ -300,7 +510,7 @@ mod tests {
         let r = registry_at(driver.clone(), t0);
         let repo = RepositoryName::parse("gc/app").unwrap();
         let d = put_blob(&r, &repo, b"just pushed").await;
-        assert_eq!(collect(&r, Duration::ZERO, false).await.unwrap().removed, [(d.clone(), 11)]);
+        assert_eq!(collect(&r, &opts(Duration::ZERO, false)).await.unwrap().removed, [(d.clone(), 11)]);
         assert!(r.layers.size(&repo, &d).await.unwrap().is_none());
     }
 }

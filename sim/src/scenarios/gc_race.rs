@@ -1,12 +1,15 @@
-//! Garbage collection running on every instance while images are pushed the
-//! way clients push them (blobs first, a pause, HEAD each blob, then the
-//! manifest), one image is deleted, and one blob is never referenced. No
-//! blob a push still needs is collected; every acknowledged manifest keeps
-//! resolving; what nothing references is collected once the grace is over.
+//! Garbage collection (removing untagged manifests too) running on every
+//! instance while images are pushed the way clients push them (blobs first,
+//! a pause, HEAD each blob, then the manifest; an index's child by digest
+//! before the index by tag), one image is deleted, one stays untagged, and
+//! one blob is never referenced. Nothing a push still needs is collected;
+//! a tagged index keeps its child and the child's blobs; what nothing
+//! references, or no tag reaches, goes once the grace is over.
 
 use super::{Mutant, RunConfig, Scenario};
 use crate::net::Client;
 use crate::storage::{FaultyStorage, StorageFaults};
+use drydock_reference::registry::gc;
 use drydock_spec::{Algorithm, Digest};
 use http::Method;
 use std::sync::{Arc, Mutex};
@@ -15,8 +18,8 @@ use std::time::Duration;
 pub fn scenario() -> Scenario {
     Scenario {
         name: "gc-race",
-        description: "garbage collection on every instance racing image pushes, a delete and an orphan blob",
-        origin: "distribution's garbage-collect must run read-only: it deletes blobs a concurrent push uploaded but has not referenced yet (distribution/distribution#1301)",
+        description: "garbage collection (with untagged manifests) on every instance racing image and index pushes, a delete, an orphan blob",
+        origin: "distribution's garbage-collect must run read-only: it deletes blobs a concurrent push uploaded but has not referenced yet (distribution/distribution#3045: garbage collection during a push corrupts the pushed image)",
         mutant: Mutant::GcWithoutGrace,
         catch_within: 5,
         run,
@@ -32,6 +35,7 @@ const INTERVAL: Duration = Duration::from_millis(30);
 const SURELY_COLLECTED: Duration = Duration::from_millis(300 + 3 * 30 + 60);
 const HOSTS: [&str; 2] = ["r1", "r2"];
 const OCI: &str = "application/vnd.oci.image.manifest.v1+json";
+const INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
 type Violations = Arc<Mutex<Vec<String>>>;
 
@@ -46,6 +50,30 @@ fn manifest(config: &(Digest, Vec<u8>), layers: &[(Digest, Vec<u8>)]) -> Vec<u8>
         "layers": layers,
     }))
     .unwrap()
+}
+
+enum Put {
+    Acked,
+    /// Refused as invalid: `(host, body)`.
+    Refused(&'static str, String),
+    /// Faults won; nothing acknowledged.
+    Failed,
+}
+
+async fn put_manifest(client: &Client, repo: &str, reference: &str, media_type: &str, body: &[u8], turn: usize) -> Put {
+    for attempt in 0..4 {
+        let host = HOSTS[(attempt + turn) % 2];
+        let path = format!("/v2/{repo}/manifests/{reference}");
+        let Ok(r) = client.send(host, Method::PUT, &path, &[("content-type", media_type)], body.to_vec()).await else {
+            continue;
+        };
+        match r.status.as_u16() {
+            201 => return Put::Acked,
+            400 | 404 => return Put::Refused(host, String::from_utf8_lossy(&r.body).into_owned()),
+            _ => {}
+        }
+    }
+    Put::Failed
 }
 
 /// Pushes a blob, retrying faults; true once acknowledged.
@@ -68,10 +96,11 @@ fn run(cfg: &RunConfig) -> Vec<String> {
     let storage = Arc::new(FaultyStorage::new(cfg.seed, faults, cfg.trace.clone()));
     for name in HOSTS {
         let mut host = crate::registry_host(name, storage.clone(), cfg, Vec::new());
-        host.gc = Some((GRACE, INTERVAL));
+        let options = gc::Options { grace: GRACE, dry_run: false, delete_untagged: true };
+        host.gc = Some((options, INTERVAL));
         sim.host(name, move || host.clone().serve());
     }
-    for pusher in 0..2usize {
+    for pusher in 0..3usize {
         let client = Client::new(format!("pusher{pusher}"), cfg.trace.clone());
         let (v, seed) = (violations.clone(), cfg.seed);
         sim.client(format!("pusher{pusher}"), async move {
@@ -105,32 +134,38 @@ fn run(cfg: &RunConfig) -> Vec<String> {
             }
             let body = manifest(&blobs[0], &blobs[1..]);
             let md = Digest::of(Algorithm::Sha256, &body);
-            let mut acked = false;
-            for attempt in 0..4 {
-                let host = HOSTS[(attempt + pusher) % 2];
-                let path = format!("/v2/{repo}/manifests/latest");
-                let Ok(r) = client.send(host, Method::PUT, &path, &[("content-type", OCI)], body.clone()).await else {
-                    continue;
-                };
-                if r.status == 201 {
-                    acked = true;
-                    break;
-                }
-                if r.status == 400 {
+            // Pusher 0 pushes its image as the one child of an index: the
+            // child by digest (untagged for a while), then the index by tag.
+            // The others push theirs by tag (pusher 1) or by digest only
+            // (pusher 2: untagged for good).
+            let reference = if pusher == 1 { "latest".to_owned() } else { md.to_string() };
+            let manifest_at = tokio::time::Instant::now();
+            match put_manifest(&client, &repo, &reference, OCI, &body, pusher).await {
+                Put::Acked => {}
+                Put::Failed => return Ok(()),
+                Put::Refused(host, why) => {
                     v.lock().unwrap().push(format!(
-                        "{host}: manifest over blobs acknowledged {} ms ago refused: {}",
-                        pushed_at.elapsed().as_millis(),
-                        String::from_utf8_lossy(&r.body)
+                        "{host}: manifest over blobs acknowledged {} ms ago refused: {why}",
+                        pushed_at.elapsed().as_millis()
                     ));
                     return Ok(());
                 }
             }
-            if !acked {
+            if pusher == 2 {
+                tokio::time::sleep(SURELY_COLLECTED).await;
+                let path = format!("/v2/{repo}/manifests/{md}");
+                for host in HOSTS {
+                    let r = client.send(host, Method::HEAD, &path, &[("accept", OCI)], vec![]).await;
+                    if r.is_ok_and(|r| r.status == 200) {
+                        v.lock()
+                            .unwrap()
+                            .push(format!("{host}: a manifest untagged for {SURELY_COLLECTED:?} is still there"));
+                    }
+                }
                 return Ok(());
             }
-            // Pusher 1 deletes its image again; pusher 0's must keep resolving
-            // through collections long past the grace.
             if pusher == 1 {
+                // Deleted again; its blobs become garbage.
                 tokio::time::sleep(Duration::from_millis(seed % 50)).await;
                 let path = format!("/v2/{repo}/manifests/{md}");
                 for host in HOSTS {
@@ -140,9 +175,33 @@ fn run(cfg: &RunConfig) -> Vec<String> {
                 }
                 return Ok(());
             }
+            tokio::time::sleep(Duration::from_millis((seed * 13) % 200)).await;
+            let index = serde_json::to_vec(&serde_json::json!({
+                "schemaVersion": 2, "mediaType": INDEX,
+                "manifests": [{"mediaType": OCI, "digest": md, "size": body.len()}],
+            }))
+            .unwrap();
+            match put_manifest(&client, &repo, "latest", INDEX, &index, pusher).await {
+                Put::Acked => {}
+                Put::Failed => return Ok(()),
+                Put::Refused(host, why) => {
+                    v.lock().unwrap().push(format!(
+                        "{host}: an index over a child pushed {} ms ago refused: {why}",
+                        manifest_at.elapsed().as_millis()
+                    ));
+                    return Ok(());
+                }
+            }
+            // The tagged index keeps its child and the child's blobs through
+            // collections long past the grace.
             for round in 0..8 {
                 tokio::time::sleep(INTERVAL * 2).await;
                 let host = HOSTS[round % 2];
+                let path = format!("/v2/{repo}/manifests/{md}");
+                let r = client.send(host, Method::GET, &path, &[("accept", OCI)], vec![]).await;
+                if r.is_ok_and(|r| r.status == 404) {
+                    v.lock().unwrap().push(format!("{host}: the child of a tagged index was removed"));
+                }
                 for (i, (d, data)) in blobs.iter().enumerate() {
                     let r = client.send(host, Method::GET, &format!("/v2/{repo}/blobs/{d}"), &[], vec![]).await;
                     match r {

@@ -17,7 +17,7 @@ pub fn scenario() -> Scenario {
     Scenario {
         name: "receiver-outage",
         description: "webhook receiver unreachable for up to a second while an instance crashes and restarts",
-        origin: "distribution's notifications: endpoints that stay down lose events (the retrying sink's design notes in ../shared/notes) — the queue must outlast outages and restarts",
+        origin: "distribution's notifications promise that once a faulty endpoint is fixed every queued event goes through, but queue in memory (design notes in ../shared/notes): a restart during an outage, or a sender that gives up, breaks it",
         mutant: Mutant::GiveUpOnDownReceiver,
         catch_within: 5,
         run,

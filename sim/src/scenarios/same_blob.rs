@@ -14,7 +14,7 @@ pub fn scenario() -> Scenario {
     Scenario {
         name: "same-blob",
         description: "three clients push one blob through two instances while storage fails and stalls",
-        origin: "distribution's blob writer races (two uploads moving to one blob path; S3's copy-based Move exposes a growing object) and 500s on backend errors",
+        origin: "distribution's blob writer races (two uploads moving to one blob path) and 500s on backend errors; a driver whose move copies in place (a cross-device rename fallback) exposes a growing blob",
         mutant: Mutant::NonAtomicBlobMove,
         catch_within: 10,
         run,
