@@ -160,12 +160,12 @@ impl StorageDriver for FaultyStorage {
         self.inner.read_at(path, offset, max).await
     }
 
-    async fn append(&self, path: &str, offset: u64, data: &[u8]) -> Result<u64> {
+    async fn append(&self, path: &str, offset: u64, data: Bytes) -> Result<u64> {
         self.before("append", path).await?;
         if self.faults.torn_appends && data.len() > 1 {
             // Held across both halves, as a file lock is across one write.
             let _one_appender = self.appending.lock().await;
-            let (head, tail) = data.split_at(data.len() / 2);
+            let (head, tail) = (data.slice(..data.len() / 2), data.slice(data.len() / 2..));
             let mid = self.inner.append(path, offset, head).await?;
             self.created(path);
             // A crash of the calling host here keeps only `head`.
@@ -211,12 +211,12 @@ impl StorageDriver for FaultyStorage {
             // Wrong on purpose: readers see the destination grow.
             let content = self.inner.get_content(from).await?;
             let _ = self.inner.delete(to).await;
-            let _ = self.inner.append(to, 0, b"").await;
+            let _ = self.inner.append(to, 0, Bytes::new()).await;
             for piece in content.chunks(MOVE_PIECE) {
                 // Plain writes at the end, as a copy loop with O_APPEND does:
                 // two copies to one destination interleave.
                 let end = self.inner.stat(to).await.map(|i| i.size).unwrap_or(0);
-                self.inner.append(to, end, piece).await?;
+                self.inner.append(to, end, content.slice_ref(piece)).await?;
                 self.created(to);
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }

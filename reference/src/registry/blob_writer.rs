@@ -48,7 +48,7 @@ impl BlobWriter {
         // up to a second older than it is (found by `drydock sim`, purge-race).
         let stamp = humantime::format_rfc3339_millis(now).to_string();
         self.driver.put_content(&paths::upload_started_at(repo, id), Bytes::from(stamp)).await?;
-        self.driver.append(&paths::upload_data(repo, id), 0, b"").await?;
+        self.driver.append(&paths::upload_data(repo, id), 0, Bytes::new()).await?;
         Ok(UploadInfo { id: id.to_owned(), size: 0, started_at: now })
     }
 
@@ -166,8 +166,9 @@ impl BlobWriter {
                     // Keep what arrived intact: it is durable and the client
                     // can resume from the reported size.
                     if !pending.is_empty() {
-                        self.append(&data, size, &pending).await?;
-                        digester.update(&pending);
+                        let chunk = pending.split().freeze();
+                        self.append(&data, size, chunk.clone()).await?;
+                        digester.update(&chunk);
                         self.save_state(repo, id, digester, size).await?;
                     }
                     return Err(RegistryError::Body(std::io::Error::other(e.into())));
@@ -175,9 +176,9 @@ impl BlobWriter {
                 None => true,
             };
             if pending.len() >= APPEND_CHUNK || (done && !pending.is_empty()) {
-                size = self.append(&data, size, &pending).await?;
-                digester.update(&pending);
-                pending.clear();
+                let chunk = pending.split().freeze();
+                size = self.append(&data, size, chunk.clone()).await?;
+                digester.update(&chunk);
             }
             if done {
                 return Ok(size);
@@ -188,7 +189,7 @@ impl BlobWriter {
     /// Appends at `offset` only. If another request appended meanwhile, this
     /// one's bytes no longer continue the upload: nothing is written and the
     /// client learns the real size (416).
-    async fn append(&self, data_path: &str, offset: u64, bytes: &[u8]) -> Result<u64> {
+    async fn append(&self, data_path: &str, offset: u64, bytes: Bytes) -> Result<u64> {
         match self.driver.append(data_path, offset, bytes).await {
             Ok(size) => Ok(size),
             Err(StorageError::SizeMismatch { actual, .. }) => {

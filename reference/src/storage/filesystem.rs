@@ -138,10 +138,10 @@ impl StorageDriver for FilesystemDriver {
         }
     }
 
-    async fn append(&self, path: &str, offset: u64, data: &[u8]) -> Result<u64> {
+    async fn append(&self, path: &str, offset: u64, data: Bytes) -> Result<u64> {
         let full = self.full(path)?;
         create_parent(&full).await.map_err(io_err(path))?;
-        let (owned_path, data) = (path.to_owned(), data.to_vec());
+        let owned_path = path.to_owned();
         // The size check and the write happen under an exclusive advisory
         // lock, so appenders in any process sharing the directory serialise.
         let appended = tokio::task::spawn_blocking(move || -> Result<u64> {

@@ -55,14 +55,14 @@ impl StorageDriver for InMemoryDriver {
         Ok(Bytes::copy_from_slice(&v[start..end]))
     }
 
-    async fn append(&self, path: &str, offset: u64, data: &[u8]) -> Result<u64> {
+    async fn append(&self, path: &str, offset: u64, data: Bytes) -> Result<u64> {
         check_path(path)?;
         let mut objects = self.objects();
         let v = objects.entry(path.to_owned()).or_default();
         if v.len() as u64 != offset {
             return Err(StorageError::SizeMismatch { path: path.to_owned(), expected: offset, actual: v.len() as u64 });
         }
-        v.extend_from_slice(data);
+        v.extend_from_slice(&data);
         Ok(v.len() as u64)
     }
 

@@ -76,8 +76,9 @@ pub trait StorageDriver: Send + Sync + 'static {
 
     /// Appends to the object (creating it when `offset` is 0), durably, if
     /// and only if it is `offset` bytes long; else `SizeMismatch`, writing
-    /// nothing. Returns the new size.
-    async fn append(&self, path: &str, offset: u64, data: &[u8]) -> Result<u64>;
+    /// nothing. Returns the new size. Takes `Bytes` so a driver can hand
+    /// the data to another thread without copying it.
+    async fn append(&self, path: &str, offset: u64, data: Bytes) -> Result<u64>;
 
     /// Shortens the object to `size` bytes (undoing a torn append).
     async fn truncate(&self, path: &str, size: u64) -> Result<()>;

@@ -25,7 +25,7 @@ pub async fn run(driver: Arc<dyn StorageDriver>) {
 async fn appenders_race(d: Arc<dyn StorageDriver>) {
     const APPENDERS: u8 = 4;
     const ATTEMPTS: usize = 150;
-    d.append("/append-race/data", 0, b"").await.unwrap();
+    d.append("/append-race/data", 0, Bytes::new()).await.unwrap();
     let tasks: Vec<_> = (0..APPENDERS)
         .map(|me| {
             let d = d.clone();
@@ -33,7 +33,7 @@ async fn appenders_race(d: Arc<dyn StorageDriver>) {
                 let mut landed = Vec::new();
                 for _ in 0..ATTEMPTS {
                     let at = d.stat("/append-race/data").await.unwrap().size;
-                    match d.append("/append-race/data", at, &[me]).await {
+                    match d.append("/append-race/data", at, Bytes::from(vec![me])).await {
                         Ok(size) => {
                             assert_eq!(size, at + 1);
                             landed.push(at);
@@ -74,12 +74,12 @@ async fn contents(d: &dyn StorageDriver) {
 }
 
 async fn appends_and_ranges(d: &dyn StorageDriver) {
-    assert_eq!(d.append("/up/data", 0, b"hello ").await.unwrap(), 6);
-    assert_eq!(d.append("/up/data", 6, b"world").await.unwrap(), 11);
-    assert_eq!(d.append("/up/data", 11, b"").await.unwrap(), 11);
+    assert_eq!(d.append("/up/data", 0, Bytes::from_static(b"hello ")).await.unwrap(), 6);
+    assert_eq!(d.append("/up/data", 6, Bytes::from_static(b"world")).await.unwrap(), 11);
+    assert_eq!(d.append("/up/data", 11, Bytes::new()).await.unwrap(), 11);
     // An append that expects another size writes nothing.
     for stale in [0, 6, 12] {
-        match d.append("/up/data", stale, b"again").await {
+        match d.append("/up/data", stale, Bytes::from_static(b"again")).await {
             Err(StorageError::SizeMismatch { expected, actual: 11, .. }) => assert_eq!(expected, stale),
             other => panic!("append at {stale} of an 11-byte object: {other:?}"),
         }
