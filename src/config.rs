@@ -92,6 +92,9 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct Notifications {
     pub endpoints: Vec<Endpoint>,
+    /// PEM certificates trusted for https endpoints besides the public web
+    /// PKI (a private CA).
+    pub ca_certificate: Option<PathBuf>,
 }
 
 /// One `[[notifications.endpoints]]` entry.
@@ -158,11 +161,8 @@ impl Endpoint {
             bail!("notification endpoint name {name:?} must be letters, digits, '.', '_' or '-'");
         }
         let url: http::Uri = self.url.parse().with_context(|| format!("endpoint {name}: url {:?}", self.url))?;
-        if url.scheme_str() != Some("http") || url.host().is_none() {
-            bail!(
-                "endpoint {name}: url {:?} must be http://host[:port]/path (https endpoints are not supported yet)",
-                self.url
-            );
+        if !matches!(url.scheme_str(), Some("http" | "https")) || url.host().is_none() {
+            bail!("endpoint {name}: url {:?} must be http(s)://host[:port]/path", self.url);
         }
         let mut c = EndpointConfig::new(name, url);
         for (k, v) in &self.headers {
@@ -565,6 +565,8 @@ notifications:
         assert!(bad.endpoints().is_err());
         let https: Config =
             toml::from_str("[[notifications.endpoints]]\nname = \"x\"\nurl = \"https://h/\"\n").unwrap();
-        assert!(https.endpoints().is_err());
+        assert_eq!(https.endpoints().unwrap()[0].url.scheme_str(), Some("https"));
+        let ftp: Config = toml::from_str("[[notifications.endpoints]]\nname = \"x\"\nurl = \"ftp://h/\"\n").unwrap();
+        assert!(ftp.endpoints().is_err());
     }
 }

@@ -92,7 +92,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::net::TcpListener::bind(&config.addr).await.with_context(|| format!("binding {}", config.addr))?;
     registry.source_addr = listener.local_addr()?.to_string();
     registry.scheme = if tls.is_some() { "https" } else { "http" };
-    registry.notifications.start_workers(Arc::new(TcpConnector)).await?;
+    let connector = TcpConnector { tls: tls::connector(config.notifications.ca_certificate.as_deref())? };
+    registry.notifications.start_workers(Arc::new(connector)).await?;
     tracing::info!(
         instance_id = %registry.instance_id,
         addr = %listener.local_addr()?,
@@ -171,7 +172,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 /// Connections to webhook endpoints.
-struct TcpConnector;
+struct TcpConnector {
+    tls: tokio_rustls::TlsConnector,
+}
 
 #[async_trait::async_trait]
 impl drydock_reference::notifications::Connector for TcpConnector {
@@ -179,6 +182,18 @@ impl drydock_reference::notifications::Connector for TcpConnector {
         let stream = tokio::net::TcpStream::connect((host, port)).await?;
         stream.set_nodelay(true)?;
         Ok(Box::new(stream))
+    }
+
+    async fn connect_tls(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> std::io::Result<Box<dyn drydock_reference::notifications::Io>> {
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_owned())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let stream = tokio::net::TcpStream::connect((host, port)).await?;
+        stream.set_nodelay(true)?;
+        Ok(Box::new(self.tls.connect(name, stream).await?))
     }
 }
 
@@ -194,6 +209,24 @@ mod tls {
     /// A client that opens a connection but never finishes the handshake
     /// gets this long.
     pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// What https webhook endpoints are verified against: the public web
+    /// PKI, plus the certificates in `extra_roots` (a private CA).
+    pub fn connector(extra_roots: Option<&std::path::Path>) -> anyhow::Result<tokio_rustls::TlsConnector> {
+        let mut roots = tokio_rustls::rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        if let Some(path) = extra_roots {
+            for cert in CertificateDer::pem_file_iter(path).with_context(|| format!("reading {}", path.display()))? {
+                let cert = cert.with_context(|| format!("parsing {}", path.display()))?;
+                roots.add(cert).with_context(|| format!("{} holds an unusable CA certificate", path.display()))?;
+            }
+        }
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+    }
 
     pub fn acceptor(tls: &crate::config::Tls) -> anyhow::Result<TlsAcceptor> {
         let certs = CertificateDer::pem_file_iter(&tls.certificate)

@@ -1,6 +1,7 @@
 //! The HTTP endpoint sink: one POST per event, with the endpoint's headers,
 //! format and timeout, over a connection from an injected [`Connector`] (TCP
-//! in `drydock serve`, simulated links in the simulator).
+//! and TLS in `drydock serve`, simulated links in the simulator). TLS is the
+//! connector's business, so this crate carries no TLS stack.
 
 use super::EndpointConfig;
 use async_trait::async_trait;
@@ -20,6 +21,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
 #[async_trait]
 pub trait Connector: Send + Sync + 'static {
     async fn connect(&self, host: &str, port: u16) -> std::io::Result<Box<dyn Io>>;
+
+    /// A TLS connection to `host:port`, the server's certificate verified
+    /// for `host`. Connectors without TLS refuse.
+    async fn connect_tls(&self, host: &str, port: u16) -> std::io::Result<Box<dyn Io>> {
+        let _ = (host, port);
+        Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "this connector cannot open TLS connections"))
+    }
 }
 
 /// Why a delivery got no HTTP answer.
@@ -31,7 +39,7 @@ pub enum DeliveryError {
     Http(#[from] hyper::Error),
     #[error("no answer within {0:?}")]
     Timeout(std::time::Duration),
-    #[error("endpoint URL {0} is not a plain http:// URL")]
+    #[error("endpoint URL {0} is not an http:// or https:// URL")]
     Url(String),
 }
 
@@ -58,16 +66,16 @@ impl HttpEndpoint {
     async fn exchange(&self, event: &Event) -> Result<StatusCode, DeliveryError> {
         let url = &self.config.url;
         let bad_url = || DeliveryError::Url(url.to_string());
-        if url.scheme_str() != Some("http") {
-            return Err(bad_url());
-        }
+        let tls = match url.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => return Err(bad_url()),
+        };
         let host = url.host().ok_or_else(bad_url)?;
-        let port = url.port_u16().unwrap_or(80);
-        let io = self
-            .connector
-            .connect(host, port)
-            .await
-            .map_err(|e| DeliveryError::Connect(format!("{host}:{port}"), e))?;
+        let port = url.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        let io =
+            if tls { self.connector.connect_tls(host, port).await } else { self.connector.connect(host, port).await };
+        let io = io.map_err(|e| DeliveryError::Connect(format!("{host}:{port}"), e))?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
         let driver = tokio::spawn(async move {
             let _ = conn.await;
