@@ -3,7 +3,7 @@
 //! spreads independent seeds over `--jobs` threads.
 
 use anyhow::{Context, bail};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -35,6 +35,22 @@ enum Command {
         #[arg(long)]
         mutant: bool,
     },
+}
+
+/// Width of the progress bar, in cells.
+const BAR_CELLS: usize = 30;
+
+/// Redraws the progress bar on a terminal; elsewhere (CI logs) prints a
+/// line at every tenth of the run.
+fn progress(done: usize, total: usize, failing: usize) {
+    let filled = done * BAR_CELLS / total.max(1);
+    let bar =
+        format!("[{}{}] {done}/{total} seeds, {failing} failing", "#".repeat(filled), ".".repeat(BAR_CELLS - filled));
+    if std::io::stderr().is_terminal() {
+        eprint!("\r{bar}");
+    } else if done == total || done * 10 / total.max(1) != (done - 1) * 10 / total.max(1) {
+        eprintln!("{bar}");
+    }
 }
 
 fn parse_seeds(s: &str) -> anyhow::Result<std::ops::Range<u64>> {
@@ -99,15 +115,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                                 failures.lock().unwrap_or_else(|p| p.into_inner()).push(outcome);
                             }
                             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                            eprint!(
-                                "\r[{n}/{total}] {} failing",
-                                failures.lock().unwrap_or_else(|p| p.into_inner()).len()
-                            );
+                            let failing = failures.lock().unwrap_or_else(|p| p.into_inner()).len();
+                            progress(n, total, failing);
                         }
                     });
                 }
             });
-            eprintln!();
+            if std::io::stderr().is_terminal() {
+                eprintln!();
+            }
             let elapsed = started.elapsed().as_secs_f64().max(1e-9);
             let mut failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
             failures.sort_by_key(|o| o.seed);
