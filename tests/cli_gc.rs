@@ -5,32 +5,11 @@
 
 mod common;
 
-use common::{Scratch, drydock_serve};
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use common::{Scratch, drydock_serve, http, push_blob};
 use std::process::Command;
 
-/// One HTTP/1.1 exchange; returns the status line's code and the whole answer.
-fn request(port: u16, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    s.write_all(body).unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    (answer[9..12].parse().unwrap(), answer)
-}
-
-fn push_blob(port: u16, data: &[u8]) -> String {
-    let d = drydock_spec::Digest::of(drydock_spec::Algorithm::Sha256, data).to_string();
-    let (status, answer) =
-        request(port, "POST", &format!("/v2/gc/app/blobs/uploads/?digest={d}"), "application/octet-stream", data);
-    assert_eq!(status, 201, "{answer}");
-    d
+fn push(port: u16, data: &[u8]) -> String {
+    push_blob(port, "gc/app", data)
 }
 
 fn gc(root: &std::path::Path, args: &[&str]) -> String {
@@ -44,9 +23,9 @@ fn gc(root: &std::path::Path, args: &[&str]) -> String {
 fn collects_only_unreferenced_blobs_and_respects_the_grace() {
     let scratch = Scratch::new("cli-gc");
     let (_server, port) = drydock_serve(&[], &scratch.0);
-    let config = push_blob(port, b"{}");
-    let layer = push_blob(port, b"a layer");
-    let orphan = push_blob(port, b"pushed, never referenced");
+    let config = push(port, b"{}");
+    let layer = push(port, b"a layer");
+    let orphan = push(port, b"pushed, never referenced");
     let manifest = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
@@ -54,22 +33,22 @@ fn collects_only_unreferenced_blobs_and_respects_the_grace() {
     }))
     .unwrap();
     let (status, answer) =
-        request(port, "PUT", "/v2/gc/app/manifests/v1", "application/vnd.oci.image.manifest.v1+json", &manifest);
+        http(port, "PUT", "/v2/gc/app/manifests/v1", "application/vnd.oci.image.manifest.v1+json", &manifest);
     assert_eq!(status, 201, "{answer}");
 
     let kept = gc(&scratch.0, &["--grace", "1h"]);
     assert!(kept.ends_with("3 referenced, removed 0 (0 bytes), 1 unreferenced kept within the 1h grace\n"), "{kept}");
     let dry = gc(&scratch.0, &["--grace", "0s", "--dry-run"]);
     assert_eq!(dry.lines().next().unwrap(), format!("would remove {orphan} (24 bytes)"));
-    assert_eq!(request(port, "HEAD", &format!("/v2/gc/app/blobs/{orphan}"), "x", b"").0, 200);
+    assert_eq!(http(port, "HEAD", &format!("/v2/gc/app/blobs/{orphan}"), "x", b"").0, 200);
 
     let swept = gc(&scratch.0, &["--grace", "0s"]);
     assert_eq!(swept.lines().next().unwrap(), format!("removed {orphan} (24 bytes)"), "{swept}");
-    assert_eq!(request(port, "HEAD", &format!("/v2/gc/app/blobs/{orphan}"), "x", b"").0, 404);
+    assert_eq!(http(port, "HEAD", &format!("/v2/gc/app/blobs/{orphan}"), "x", b"").0, 404);
     for d in [&config, &layer] {
-        assert_eq!(request(port, "GET", &format!("/v2/gc/app/blobs/{d}"), "x", b"").0, 200, "{d}");
+        assert_eq!(http(port, "GET", &format!("/v2/gc/app/blobs/{d}"), "x", b"").0, 200, "{d}");
     }
-    let (status, _) = request(port, "GET", "/v2/gc/app/manifests/v1", "x", b"");
+    let (status, _) = http(port, "GET", "/v2/gc/app/manifests/v1", "x", b"");
     assert_eq!(status, 200);
 
     // An untagged manifest goes with --delete-untagged; the tagged one stays.
@@ -78,9 +57,9 @@ fn collects_only_unreferenced_blobs_and_respects_the_grace() {
     let untagged = serde_json::to_vec(&untagged).unwrap();
     let d = drydock_spec::Digest::of(drydock_spec::Algorithm::Sha256, &untagged).to_string();
     let oci = "application/vnd.oci.image.manifest.v1+json";
-    assert_eq!(request(port, "PUT", &format!("/v2/gc/app/manifests/{d}"), oci, &untagged).0, 201);
+    assert_eq!(http(port, "PUT", &format!("/v2/gc/app/manifests/{d}"), oci, &untagged).0, 201);
     let out = gc(&scratch.0, &["--grace", "0s", "--delete-untagged"]);
     assert_eq!(out.lines().next().unwrap(), format!("removed untagged manifest gc/app@{d}"), "{out}");
-    assert_eq!(request(port, "GET", &format!("/v2/gc/app/manifests/{d}"), oci, b"").0, 404);
-    assert_eq!(request(port, "GET", "/v2/gc/app/manifests/v1", oci, b"").0, 200);
+    assert_eq!(http(port, "GET", &format!("/v2/gc/app/manifests/{d}"), oci, b"").0, 404);
+    assert_eq!(http(port, "GET", "/v2/gc/app/manifests/v1", oci, b"").0, 200);
 }

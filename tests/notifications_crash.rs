@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Process, Scratch, free_port, spawn_listening};
+use common::{Scratch, drydock_serve_config, free_port, push_blob};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -80,28 +80,8 @@ fn write_config(dir: &Path, receiver_port: u16, extra: &str) -> std::path::PathB
     path
 }
 
-fn serve(config: &Path) -> (Process, u16) {
-    let port = free_port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_drydock"));
-    cmd.args(["serve", "--config", config.to_str().unwrap(), "--addr", &format!("127.0.0.1:{port}")]);
-    (spawn_listening(&mut cmd, port), port)
-}
-
-/// Pushes `data` as a blob with one monolithic POST; returns its digest.
 fn push(port: u16, data: &[u8]) -> String {
-    let digest = drydock_spec::Digest::of(drydock_spec::Algorithm::Sha256, data).to_string();
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "POST /v2/crash/test/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        data.len()
-    )
-    .unwrap();
-    s.write_all(data).unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
-    digest
+    push_blob(port, "crash/test", data)
 }
 
 fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
@@ -119,7 +99,7 @@ fn acknowledged_pushes_survive_sigkill_while_the_endpoint_is_down() {
     let scratch = Scratch::new("crash");
     let receiver_port = free_port(); // nothing listens there yet
     let config = write_config(&scratch.0, receiver_port, "");
-    let (server, port) = serve(&config);
+    let (server, port) = drydock_serve_config(&config);
     let pushed: Vec<String> = (0..6u8).map(|i| push(port, &vec![i; 1000 + usize::from(i)])).collect();
     // SIGKILL: no shutdown path runs.
     let mut server = server;
@@ -127,7 +107,7 @@ fn acknowledged_pushes_survive_sigkill_while_the_endpoint_is_down() {
     server.0.wait().unwrap();
     drop(server);
 
-    let (_server, _port) = serve(&config);
+    let (_server, _port) = drydock_serve_config(&config);
     let receiver = Receiver::start(receiver_port, 200);
     wait_for("every acknowledged push to be delivered", || receiver.digests().len() >= pushed.len());
     assert_eq!(receiver.digests(), pushed, "each event once, in acknowledgement order");
@@ -139,7 +119,7 @@ fn rejected_events_are_dead_lettered_then_replayed() {
     let receiver_port = free_port();
     let receiver = Receiver::start(receiver_port, 422);
     let config = write_config(&scratch.0, receiver_port, "max_attempts = 2\n");
-    let (server, port) = serve(&config);
+    let (server, port) = drydock_serve_config(&config);
     let pushed = vec![push(port, b"first"), push(port, b"second")];
     let events = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_drydock"))

@@ -5,12 +5,9 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Process, Scratch, free_port, spawn_listening};
+use common::{Process, Scratch, drydock_serve_config, free_port, http, push_blob};
 use http_body_util::{BodyExt, Full};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_rustls::rustls;
@@ -68,33 +65,15 @@ fn serve(dir: &Path, receiver_port: u16, ca: Option<&Path>) -> (Process, u16) {
         ),
     )
     .unwrap();
-    let port = free_port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_drydock"));
-    cmd.args(["serve", "--config", config.to_str().unwrap(), "--addr", &format!("127.0.0.1:{port}")]);
-    (spawn_listening(&mut cmd, port), port)
+    drydock_serve_config(&config)
 }
 
 fn push(port: u16, data: &[u8]) -> String {
-    let digest = drydock_spec::Digest::of(drydock_spec::Algorithm::Sha256, data).to_string();
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "POST /v2/tls/test/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        data.len()
-    )
-    .unwrap();
-    s.write_all(data).unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
-    digest
+    push_blob(port, "tls/test", data)
 }
 
 fn debug_vars(port: u16) -> serde_json::Value {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET /debug/vars HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
+    let (_, answer) = http(port, "GET", "/debug/vars", "x", b"");
     serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap()
 }
 

@@ -68,6 +68,41 @@ pub fn drydock_serve(extra: &[&str], root: &Path) -> (Process, u16) {
     (spawn_listening(&mut cmd, port), port)
 }
 
+/// `drydock serve --config FILE` on a free port.
+pub fn drydock_serve_config(config: &Path) -> (Process, u16) {
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_drydock"));
+    cmd.args(["serve", "--config", config.to_str().unwrap(), "--addr", &format!("127.0.0.1:{port}")]);
+    (spawn_listening(&mut cmd, port), port)
+}
+
+/// One HTTP/1.1 exchange with `127.0.0.1:port` on a fresh connection:
+/// the status code and the whole answer.
+pub fn http(port: u16, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    (answer[9..12].parse().unwrap(), answer)
+}
+
+/// Pushes `data` as a blob of `repo` with one monolithic POST, which must
+/// answer 201; returns its digest.
+pub fn push_blob(port: u16, repo: &str, data: &[u8]) -> String {
+    let digest = drydock_spec::Digest::of(drydock_spec::Algorithm::Sha256, data).to_string();
+    let path = format!("/v2/{repo}/blobs/uploads/?digest={digest}");
+    let (status, answer) = http(port, "POST", &path, "application/octet-stream", data);
+    assert_eq!(status, 201, "{answer}");
+    digest
+}
+
 /// A scratch directory removed when dropped.
 pub struct Scratch(pub PathBuf);
 
