@@ -253,6 +253,22 @@ pub struct Loaded {
     pub ignored: Vec<String>,
 }
 
+/// The configuration an offline command (`events`, `gc`) works on: the
+/// file's, with `root` overriding its storage root; never in-memory storage.
+pub fn load_offline(file: Option<&Path>, root: Option<&Path>) -> anyhow::Result<Config> {
+    let mut config = match file {
+        Some(path) => load(path)?.config,
+        None => Config::default(),
+    };
+    if let Some(root) = root {
+        config.root = root.to_path_buf();
+    }
+    if config.storage == StorageKind::Memory {
+        bail!("in-memory storage lives inside the server process; there is nothing to inspect");
+    }
+    Ok(config)
+}
+
 pub fn load(path: &Path) -> anyhow::Result<Loaded> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"));

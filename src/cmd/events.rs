@@ -3,7 +3,7 @@
 //! or not the registry is running; a running registry delivers replayed
 //! events within a second.
 
-use crate::config::{self, Config, StorageKind};
+use crate::config;
 use anyhow::bail;
 use drydock_reference::notifications::queue::EventQueue;
 use std::path::PathBuf;
@@ -39,28 +39,8 @@ enum Command {
     },
 }
 
-fn load(args: &Args) -> anyhow::Result<Config> {
-    load_offline(args.config.as_deref(), args.root.as_deref())
-}
-
-/// The configuration an offline command (`events`, `gc`) works on: the
-/// file's, with `root` overriding its storage root; never in-memory storage.
-pub(crate) fn load_offline(file: Option<&std::path::Path>, root: Option<&std::path::Path>) -> anyhow::Result<Config> {
-    let mut config = match file {
-        Some(path) => config::load(path)?.config,
-        None => Config::default(),
-    };
-    if let Some(root) = root {
-        config.root = root.to_path_buf();
-    }
-    if config.storage == StorageKind::Memory {
-        bail!("in-memory storage lives inside the server process; there is nothing to inspect");
-    }
-    Ok(config)
-}
-
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let config = load(&args)?;
+    let config = config::load_offline(args.config.as_deref(), args.root.as_deref())?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let driver = config.driver()?;

@@ -2,7 +2,6 @@
 //! or not the registry is running (see `drydock_reference::registry::gc` for
 //! why that is safe with a grace, and why `--grace 0s` is not).
 
-use super::events::load_offline;
 use super::serve::{SystemClock, entropy};
 use drydock_reference::registry::gc;
 use drydock_reference::{Env, Registry};
@@ -34,7 +33,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let config = load_offline(args.config.as_deref(), args.root.as_deref())?;
+    let config = crate::config::load_offline(args.config.as_deref(), args.root.as_deref())?;
     let grace = args.grace.unwrap_or(config.gc.grace);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
