@@ -38,6 +38,36 @@ pub fn builder(seed: u64) -> turmoil::Builder {
     b
 }
 
+/// Steps `sim` by hand until every client has finished, calling
+/// `chaos(sim, step)` after each step (steps count from 1) so a scenario can
+/// crash, restart, partition and repair hosts at seeded moments. Returns the
+/// steps taken and how the simulation ended.
+pub fn drive<'a>(
+    sim: &mut turmoil::Sim<'a>,
+    mut chaos: impl FnMut(&mut turmoil::Sim<'a>, usize),
+) -> (usize, Result<(), String>) {
+    let mut step = 0;
+    loop {
+        match sim.step() {
+            Ok(true) => return (step, Ok(())),
+            Ok(false) => {}
+            Err(e) => return (step, Err(e.to_string())),
+        }
+        step += 1;
+        chaos(sim, step);
+    }
+}
+
+/// Steps `sim` until `done()` holds, at most `steps` times (hosts such as
+/// webhook workers keep working after the clients have finished).
+pub fn settle(sim: &mut turmoil::Sim<'_>, steps: usize, mut done: impl FnMut() -> bool) {
+    for _ in 0..steps {
+        if done() || sim.step().is_err() {
+            return;
+        }
+    }
+}
+
 /// A registry host sharing `storage`, with the run's mutant switched on
 /// when the scenario's mutant is a server flag (storage mutants are the
 /// scenario's to set on its `FaultyStorage`).

@@ -73,16 +73,9 @@ fn run(cfg: &RunConfig) -> Vec<String> {
     sim.partition("r1", "receiver");
     // Pushes take ~20 ms each for ~250 ms: crash somewhere inside that.
     let crash_at = 40 + (cfg.seed % 200) as usize;
-    let mut step = 0usize;
     let mut crashed = false;
     let mut restarted = false;
-    let outcome: Result<(), String> = loop {
-        match sim.step() {
-            Ok(true) => break Ok(()),
-            Ok(false) => {}
-            Err(e) => break Err(e.to_string()),
-        }
-        step += 1;
+    let (_, outcome) = crate::drive(&mut sim, |sim, step| {
         if step == crash_at {
             cfg.trace.record_at(sim.elapsed(), "chaos", "crash r1");
             sim.crash("r1");
@@ -94,7 +87,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
             sim.repair("r1", "receiver");
             restarted = true;
         }
-    };
+    });
     if let Err(e) = outcome {
         violations.lock().unwrap().push(format!("simulation failed: {e}"));
     }
@@ -107,15 +100,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
     if !restarted {
         sim.repair("r1", "receiver");
     }
-    for _ in 0..3_000 {
-        let all = acked.lock().unwrap().iter().all(|d| receiver.has_push_of("ev", d));
-        if all {
-            break;
-        }
-        if sim.step().is_err() {
-            break;
-        }
-    }
+    crate::settle(&mut sim, 3_000, || acked.lock().unwrap().iter().all(|d| receiver.has_push_of("ev", d)));
     for d in acked.lock().unwrap().iter() {
         if !receiver.has_push_of("ev", d) {
             violations.lock().unwrap().push(format!("acknowledged push of {d} never produced an event"));

@@ -92,14 +92,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
     let crash_at = 30 + (cfg.seed % 300) as usize;
     let restart_at = crash_at + 20 + (cfg.seed % 40) as usize;
     cfg.trace.record_at(Duration::ZERO, "chaos", format!("receiver unreachable for {outage_end} ms"));
-    let mut step = 0usize;
-    let outcome: Result<(), String> = loop {
-        match sim.step() {
-            Ok(true) => break Ok(()),
-            Ok(false) => {}
-            Err(e) => break Err(e.to_string()),
-        }
-        step += 1;
+    let (step, outcome) = crate::drive(&mut sim, |sim, step| {
         if step == crash_at {
             cfg.trace.record_at(sim.elapsed(), "chaos", "crash r2");
             sim.crash("r2");
@@ -113,7 +106,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
             sim.repair("r1", "receiver");
             sim.repair("r2", "receiver");
         }
-    };
+    });
     if let Err(e) = outcome {
         violations.lock().unwrap().push(format!("simulation failed: {e}"));
     }
@@ -127,14 +120,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
         sim.repair("r1", "receiver");
         sim.repair("r2", "receiver");
     }
-    for _ in 0..4_000 {
-        if acked.lock().unwrap().iter().all(|d| receiver.has_push_of("out", d)) {
-            break;
-        }
-        if sim.step().is_err() {
-            break;
-        }
-    }
+    crate::settle(&mut sim, 4_000, || acked.lock().unwrap().iter().all(|d| receiver.has_push_of("out", d)));
     let mut v = violations.lock().unwrap();
     for d in acked.lock().unwrap().iter() {
         if !receiver.has_push_of("out", d) {

@@ -226,12 +226,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
     // during or after its append.
     let crash_after = Duration::from_micros(500 * (cfg.seed % 16));
     let mut chaos = Chaos::Waiting;
-    let outcome: Result<(), String> = loop {
-        match sim.step() {
-            Ok(true) => break Ok(()),
-            Ok(false) => {}
-            Err(e) => break Err(e.to_string()),
-        }
+    let (_, outcome) = crate::drive(&mut sim, |sim, _| {
         let now = sim.elapsed();
         chaos = match chaos {
             Chaos::Waiting if crash_now.load(Ordering::SeqCst) => Chaos::CrashAt(now + crash_after),
@@ -247,7 +242,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
             }
             c => c,
         };
-    };
+    });
     if let Err(e) = outcome {
         violations.lock().unwrap().push(format!("simulation failed: {e}"));
     }
