@@ -3,8 +3,6 @@
 use super::response;
 use super::{Ctx, HandlerResult};
 use crate::registry::error::RegistryError;
-use crate::registry::gc;
-use crate::registry::manifest_store::MANIFEST_ALGORITHM;
 use bytes::Bytes;
 use drydock_spec::manifest::MANIFEST_MAX_BYTES;
 use drydock_spec::name::ReferenceError;
@@ -96,17 +94,8 @@ pub(crate) async fn put(ctx: &Ctx<'_>, reference: &str, req: Request<Incoming>) 
         Reference::Digest(d) => (Some(d), None),
         Reference::Tag(t) => (None, Some((t, if_match.as_ref()))),
     };
-    // Touch before checking: a collection sweeping now keeps what this
-    // manifest is about to reference.
-    let wanted = manifest
-        .references()
-        .filter(|(role, _)| *role != drydock_spec::manifest::Role::Subject)
-        .map(|(_, desc)| desc.digest.clone())
-        .chain(std::iter::once(manifest.digest(digest_in_url.map_or(MANIFEST_ALGORITHM, Digest::algorithm))));
     let now = ctx.registry.env.now();
-    let driver = ctx.registry.driver.as_ref();
-    futures_util::future::try_join_all(wanted.map(|d| async move { gc::touch(driver, &d, now).await })).await?;
-    let d = ctx.registry.manifests.put(&ctx.repo, manifest, digest_in_url, tag).await?;
+    let d = ctx.registry.manifests.put(&ctx.repo, manifest, digest_in_url, tag, now).await?;
     let tag_name = tag.map(|(t, _)| t.as_str());
     let target = ctx.events.listener().manifest(&ctx.repo, media_type, &d, size, tag_name);
     ctx.events.emit(Action::Push, target).await?;

@@ -5,7 +5,6 @@ use super::blobs::parse_digest;
 use super::response::{self, Body};
 use super::{Ctx, HandlerResult, body_stream};
 use crate::registry::error::RegistryError;
-use crate::registry::gc;
 use crate::registry::upload_token::UploadState;
 use drydock_spec::notification::Action;
 use drydock_spec::{Digest, ErrorCode, RepositoryName};
@@ -103,7 +102,7 @@ async fn try_mount(ctx: &Ctx<'_>, d: &Digest) -> Result<bool, RegistryError> {
     if !available {
         return Ok(false);
     }
-    gc::touch(registry.driver.as_ref(), d, registry.env.now()).await?;
+    registry.blobs.touch(d, registry.env.now()).await?;
     registry.layers.link(&ctx.repo, d).await?;
     let Some(size) = registry.layers.size(&ctx.repo, d).await? else { return Ok(false) };
     let target = ctx.events.listener().mounted_blob(&ctx.repo, d, size, from.as_ref());
@@ -186,7 +185,7 @@ pub(crate) async fn put(ctx: &Ctx<'_>, id: &str, req: Request<Incoming>) -> Hand
 async fn commit(ctx: &Ctx<'_>, id: &str, d: &Digest, req: Request<Incoming>) -> HandlerResult {
     let registry = ctx.registry;
     let (size, data) = registry.uploads.finish(&ctx.repo, id, d, body_stream(req)).await?;
-    gc::touch(registry.driver.as_ref(), d, registry.env.now()).await?;
+    registry.blobs.touch(d, registry.env.now()).await?;
     registry.blobs.adopt(&data, d).await?;
     registry.layers.link(&ctx.repo, d).await?;
     let _ = registry.uploads.cancel(&ctx.repo, id).await;

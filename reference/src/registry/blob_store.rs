@@ -8,6 +8,7 @@ use crate::storage::{Result, StorageDriver};
 use bytes::Bytes;
 use drydock_spec::{Algorithm, Digest};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 #[derive(Clone)]
 pub struct BlobStore {
@@ -54,6 +55,11 @@ impl BlobStore {
             return Ok(());
         }
         self.driver.rename(upload_data, &paths::blob_data(d)).await
+    }
+
+    /// Records that `d` is wanted as of `now` (see `gc`).
+    pub async fn touch(&self, d: &Digest, now: SystemTime) -> Result<()> {
+        super::gc::touch(self.driver.as_ref(), d, now).await
     }
 
     pub async fn delete(&self, d: &Digest) -> Result<()> {

@@ -8,6 +8,7 @@ use super::tag_store::TagStore;
 use bytes::Bytes;
 use drydock_spec::manifest::Role;
 use drydock_spec::{Algorithm, Digest, Manifest, RepositoryName, Tag};
+use std::time::SystemTime;
 
 /// The digest algorithm manifests are addressed by when pushed by tag.
 pub const MANIFEST_ALGORITHM: Algorithm = Algorithm::Sha256;
@@ -30,13 +31,17 @@ pub struct StoredManifest {
 
 impl ManifestStore {
     /// Validates and stores a manifest. `digest_in_url`, when the PUT named a
-    /// digest, must match the body; `tag` is pointed at it afterwards.
+    /// digest, must match the body; `tag` is pointed at it afterwards. The
+    /// manifest and every blob it references are touched (as of `now`)
+    /// before their existence is checked, so a garbage collection sweeping
+    /// meanwhile keeps them.
     pub async fn put(
         &self,
         repo: &RepositoryName,
         manifest: Manifest,
         digest_in_url: Option<&Digest>,
         tag: Option<(&Tag, Option<&Digest>)>,
+        now: SystemTime,
     ) -> Result<Digest> {
         let algorithm = digest_in_url.map_or(MANIFEST_ALGORITHM, Digest::algorithm);
         let digest = manifest.digest(algorithm);
@@ -45,6 +50,9 @@ impl ManifestStore {
         {
             return Err(RegistryError::DigestMismatch { expected: expected.clone(), actual: digest });
         }
+        let wanted = manifest.references().filter(|(role, _)| *role != Role::Subject).map(|(_, d)| &d.digest);
+        futures_util::future::try_join_all(std::iter::once(&digest).chain(wanted).map(|d| self.blobs.touch(d, now)))
+            .await?;
         for (role, d) in manifest.references() {
             let present = match role {
                 Role::Config | Role::Layer => self.layers.size(repo, &d.digest).await?,
