@@ -15,6 +15,7 @@ struct Flags {
     give_up_on_down_receiver: AtomicBool,
     purge_unreadable_uploads: AtomicBool,
     gc_without_grace: AtomicBool,
+    commit_without_seal: AtomicBool,
 }
 
 impl Mutants {
@@ -47,6 +48,18 @@ impl Mutants {
     /// unreferenced goes at once, even a blob a push uploaded a moment ago.
     pub fn gc_without_grace(&self) -> bool {
         self.0.gc_without_grace.load(Ordering::Relaxed)
+    }
+
+    /// Commit an upload as distribution does: verify its bytes where they
+    /// lie, then move them into the blob store (keeping a blob already
+    /// there), so an append landing in between is stored under a digest it
+    /// does not match.
+    pub fn commit_without_seal(&self) -> bool {
+        self.0.commit_without_seal.load(Ordering::Relaxed)
+    }
+
+    pub fn set_commit_without_seal(&self, on: bool) {
+        self.0.commit_without_seal.store(on, Ordering::Relaxed);
     }
 
     pub fn set_gc_without_grace(&self, on: bool) {

@@ -211,7 +211,7 @@ impl StorageDriver for FaultyStorage {
             // Wrong on purpose: readers see the destination grow.
             let content = self.inner.get_content(from).await?;
             let _ = self.inner.delete(to).await;
-            let _ = self.inner.append(to, 0, Bytes::new()).await;
+            self.inner.put_content(to, Bytes::new()).await?;
             for piece in content.chunks(MOVE_PIECE) {
                 // Plain writes at the end, as a copy loop with O_APPEND does:
                 // two copies to one destination interleave.

@@ -2,6 +2,7 @@
 
 use super::response::{self, Body};
 use super::{Ctx, HandlerResult};
+use crate::registry::blob_store::{VERIFY_WHOLE_MAX, VerifiedRead};
 use crate::registry::error::RegistryError;
 use drydock_spec::notification::Action;
 use drydock_spec::{Digest, ErrorCode};
@@ -57,7 +58,15 @@ fn parse_range(value: &str, size: u64) -> Option<Range> {
 
 pub(crate) async fn get(ctx: &Ctx<'_>, digest: &str, req: &Request<Incoming>, with_body: bool) -> HandlerResult {
     let d = parse_digest(digest)?;
-    let size = ctx.registry.layers.size(&ctx.repo, &d).await?.ok_or_else(|| RegistryError::BlobUnknown(d.clone()))?;
+    let unknown = || RegistryError::BlobUnknown(d.clone());
+    let size = ctx.registry.layers.size(&ctx.repo, &d).await?.ok_or_else(unknown)?;
+    // Small blobs are checked against their digest before anything is
+    // answered; a damaged one is missing.
+    let whole = if size <= VERIFY_WHOLE_MAX {
+        Some(ctx.registry.blobs.get_verified(&d).await?.filter(|b| b.len() as u64 == size).ok_or_else(unknown)?)
+    } else {
+        None
+    };
     let range = req
         .headers()
         .get(header::RANGE)
@@ -78,7 +87,12 @@ pub(crate) async fn get(ctx: &Ctx<'_>, digest: &str, req: &Request<Incoming>, wi
         let target = ctx.events.listener().blob(&ctx.repo, &d, size);
         ctx.events.emit(Action::Pull, target).await?;
     }
-    let body = if with_body { stream_blob(ctx, d.clone(), start, end) } else { response::empty() };
+    let body = match (with_body, whole) {
+        (false, _) => response::empty(),
+        (true, Some(bytes)) => response::full(bytes.slice(start as usize..end as usize)),
+        (true, None) if status == StatusCode::OK => stream_verified(ctx, d.clone(), size),
+        (true, None) => stream_range(ctx, d.clone(), start, end),
+    };
     let mut r = Response::new(body);
     *r.status_mut() = status;
     response::set(&mut r, "content-length", (end - start).to_string());
@@ -92,7 +106,23 @@ pub(crate) async fn get(ctx: &Ctx<'_>, digest: &str, req: &Request<Incoming>, wi
     Ok(r)
 }
 
-fn stream_blob(ctx: &Ctx<'_>, d: Digest, start: u64, end: u64) -> Body {
+/// The whole blob, hashed as it goes: a damaged blob's download is cut
+/// before its last piece.
+fn stream_verified(ctx: &Ctx<'_>, d: Digest, size: u64) -> Body {
+    let read = VerifiedRead::new(ctx.registry.blobs.clone(), d, size);
+    let chunks = stream::unfold(Some(read), |read| async move {
+        let mut read = read?;
+        match read.next(READ_CHUNK).await {
+            Ok(Some(piece)) => Some((Ok(Frame::data(piece)), Some(read))),
+            Ok(None) => None,
+            Err(e) => Some((Err(std::io::Error::other(e)), None)),
+        }
+    });
+    StreamBody::new(chunks).boxed_unsync()
+}
+
+/// Part of a large blob. Not verified: that would take reading it all.
+fn stream_range(ctx: &Ctx<'_>, d: Digest, start: u64, end: u64) -> Body {
     let blobs = ctx.registry.blobs.clone();
     let chunks = stream::unfold(start, move |pos| {
         let (blobs, d) = (blobs.clone(), d.clone());

@@ -4,6 +4,7 @@
 use super::blobs::parse_digest;
 use super::response::{self, Body};
 use super::{Ctx, HandlerResult, body_stream};
+use crate::registry::blob_writer::{APPEND_CHUNK, ChunkBounds};
 use crate::registry::error::RegistryError;
 use crate::registry::upload_token::UploadState;
 use drydock_spec::notification::Action;
@@ -73,14 +74,16 @@ pub(crate) async fn start(ctx: &Ctx<'_>, req: Request<Incoming>) -> HandlerResul
     let now = registry.env.now();
     registry.uploads.start(&ctx.repo, &id, now).await?;
     if let Some(digest) = ctx.query.get("digest") {
-        let d = match parse_digest(digest) {
-            Ok(d) => d,
-            Err(e) => {
-                let _ = registry.uploads.cancel(&ctx.repo, &id).await;
-                return Err(e);
-            }
+        // A monolithic push: nobody can resume this upload, so a failure
+        // (a bad digest, a cut body) leaves nothing behind.
+        let result = match parse_digest(digest) {
+            Ok(d) => commit(ctx, &id, &d, req).await,
+            Err(e) => Err(e),
         };
-        return commit(ctx, &id, &d, req).await;
+        if result.is_err() {
+            registry.uploads.discard(&ctx.repo, &id).await;
+        }
+        return result;
     }
     Ok(in_progress(ctx, StatusCode::ACCEPTED, &id, 0, millis(now)))
 }
@@ -130,30 +133,38 @@ fn content_range(req: &Request<Incoming>) -> Result<Option<(u64, u64)>, ()> {
 pub(crate) async fn patch(ctx: &Ctx<'_>, id: &str, req: Request<Incoming>) -> HandlerResult {
     let started = verify_token(ctx, id)?;
     let uploads = &ctx.registry.uploads;
+    let refuse = async |message: String| -> HandlerResult {
+        let info = uploads.status(&ctx.repo, id).await?;
+        let mut r = response::error(ErrorCode::RangeInvalid, message);
+        response::set(&mut r, "range", range_value(info.size));
+        response::set(&mut r, "location", location(ctx, id, info.size, started));
+        Ok(r)
+    };
     let range = match content_range(&req) {
         Ok(r) => r,
-        Err(()) => {
-            let info = uploads.status(&ctx.repo, id).await?;
-            let mut r = response::error(ErrorCode::RangeInvalid, "malformed Content-Range");
-            response::set(&mut r, "range", range_value(info.size));
-            return Ok(r);
-        }
+        Err(()) => return refuse("malformed Content-Range".to_owned()).await,
     };
-    if let (Some((a, b)), Some(len)) = (range, content_length(&req))
+    let declared = range.map(|(a, b)| b - a + 1);
+    let length = content_length(&req);
+    if let (Some((a, b)), Some(len)) = (range, length)
         && b - a + 1 != len
     {
-        let info = uploads.status(&ctx.repo, id).await?;
-        let mut r = response::error(
-            ErrorCode::RangeInvalid,
-            format!("Content-Range {a}-{b} disagrees with Content-Length {len}"),
-        );
-        response::set(&mut r, "range", range_value(info.size));
-        return Ok(r);
+        return refuse(format!("Content-Range {a}-{b} disagrees with Content-Length {len}")).await;
     }
-    let expected_start = range.map(|(a, _)| a);
+    // With Content-Length the transport holds the body to its length;
+    // without it, the length the range declares is checked here, which
+    // takes buffering the chunk whole before any of it is appended.
+    let bounds = ChunkBounds { start: range.map(|(a, _)| a), length: declared.filter(|_| length.is_none()) };
+    if let Some(len) = bounds.length
+        && len > APPEND_CHUNK as u64
+    {
+        return refuse(format!("a chunk over {APPEND_CHUNK} bytes needs a Content-Length (this one declares {len})"))
+            .await;
+    }
     #[cfg(feature = "sim-mutants")]
-    let expected_start = if ctx.registry.mutants.upload_offset_from_request() { None } else { expected_start };
-    match uploads.write(&ctx.repo, id, expected_start, body_stream(req)).await {
+    let bounds =
+        if ctx.registry.mutants.upload_offset_from_request() { ChunkBounds { start: None, ..bounds } } else { bounds };
+    match uploads.write(&ctx.repo, id, bounds, body_stream(req)).await {
         Ok(size) => Ok(in_progress(ctx, StatusCode::ACCEPTED, id, size, started)),
         Err(RegistryError::RangeMismatch { requested, stored }) => {
             let mut r = response::error(
@@ -164,6 +175,7 @@ pub(crate) async fn patch(ctx: &Ctx<'_>, id: &str, req: Request<Incoming>) -> Ha
             response::set(&mut r, "location", location(ctx, id, stored, started));
             Ok(r)
         }
+        Err(e @ RegistryError::ChunkLengthMismatch { .. }) => refuse(e.to_string()).await,
         Err(e) => Err(e),
     }
 }
@@ -181,15 +193,31 @@ pub(crate) async fn put(ctx: &Ctx<'_>, id: &str, req: Request<Incoming>) -> Hand
     commit(ctx, id, &d, req).await
 }
 
-/// Appends the final body, verifies, stores and links the blob.
+/// Appends the final body, seals and verifies the upload, stores and links
+/// the blob.
 async fn commit(ctx: &Ctx<'_>, id: &str, d: &Digest, req: Request<Incoming>) -> HandlerResult {
     let registry = ctx.registry;
-    let (size, data) = registry.uploads.finish(&ctx.repo, id, d, body_stream(req)).await?;
+    let body = body_stream(req);
+    #[cfg(feature = "sim-mutants")]
+    let unsealed = registry.mutants.commit_without_seal();
+    #[cfg(not(feature = "sim-mutants"))]
+    let unsealed = false;
+    #[cfg(feature = "sim-mutants")]
+    let sealed = if unsealed {
+        registry.uploads.commit_unsealed(&ctx.repo, id, d, body).await?
+    } else {
+        registry.uploads.commit(&ctx.repo, id, d, body).await?
+    };
+    #[cfg(not(feature = "sim-mutants"))]
+    let sealed = registry.uploads.commit(&ctx.repo, id, d, body).await?;
     registry.blobs.touch(d, registry.env.now()).await?;
-    registry.blobs.adopt(&data, d).await?;
+    // The mutant keeps whatever the store holds, as distribution does.
+    if !(unsealed && registry.blobs.size(d).await?.is_some()) {
+        registry.blobs.adopt(&sealed.path, d).await?;
+    }
     registry.layers.link(&ctx.repo, d).await?;
-    let _ = registry.uploads.cancel(&ctx.repo, id).await;
-    ctx.events.emit(Action::Push, ctx.events.listener().blob(&ctx.repo, d, size)).await?;
+    registry.uploads.discard(&ctx.repo, id).await;
+    ctx.events.emit(Action::Push, ctx.events.listener().blob(&ctx.repo, d, sealed.size)).await?;
     Ok(created(&ctx.repo, d))
 }
 

@@ -7,6 +7,19 @@
 //! dies mid-body leaves appended bytes without a matching hash state; the
 //! next request notices and re-hashes from the start, so a state is never
 //! trusted for bytes it did not see.
+//!
+//! Invariants kept here:
+//! - Bytes are appended only at the size the request found (the driver's
+//!   conditional append), so stored bytes never change once written and a
+//!   state saved at offset `n` describes the first `n` bytes for good.
+//! - Appends never create `data`: `start` does. An append to an upload that
+//!   was cancelled, purged or sealed fails instead of resurrecting it.
+//! - A commit *seals* the upload before verifying it: `data` is renamed to
+//!   `sealed`, which no append can reach, and the bytes verified are the
+//!   bytes then adopted into the blob store. (Verifying `data` in place and
+//!   renaming it afterwards let an append slip in between: bytes that did
+//!   not match their digest were stored under it.)
+//! - A chunk with a declared length is taken whole or not at all.
 
 use super::error::{RegistryError, Result};
 use super::paths;
@@ -33,6 +46,26 @@ pub struct UploadInfo {
     pub started_at: SystemTime,
 }
 
+/// Where a chunk must go, as its request declared it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChunkBounds {
+    /// The body must begin exactly where the stored data ends.
+    pub start: Option<u64>,
+    /// The body must be exactly this long. It is then buffered whole before
+    /// anything is appended, so it must not exceed [`APPEND_CHUNK`]; a body
+    /// whose length the transport already guarantees (`Content-Length`)
+    /// needs no declared length.
+    pub length: Option<u64>,
+}
+
+/// An upload sealed and verified by a commit: `path` holds exactly the
+/// `size` bytes whose digest was checked, and nothing can append to it.
+#[derive(Debug)]
+pub struct Sealed {
+    pub path: String,
+    pub size: u64,
+}
+
 #[derive(Clone)]
 pub struct BlobWriter {
     driver: Arc<dyn StorageDriver>,
@@ -46,82 +79,105 @@ impl BlobWriter {
     pub async fn start(&self, repo: &RepositoryName, id: &str, now: SystemTime) -> Result<UploadInfo> {
         // Milliseconds: a purge with a short age must not see a fresh upload as
         // up to a second older than it is (found by `drydock sim`, purge-race).
+        // `startedat` first: purge removes upload directories without one.
         let stamp = humantime::format_rfc3339_millis(now).to_string();
         self.driver.put_content(&paths::upload_started_at(repo, id), Bytes::from(stamp)).await?;
-        self.driver.append(&paths::upload_data(repo, id), 0, Bytes::new()).await?;
+        self.driver.put_content(&paths::upload_data(repo, id), Bytes::new()).await?;
         Ok(UploadInfo { id: id.to_owned(), size: 0, started_at: now })
     }
 
-    pub async fn status(&self, repo: &RepositoryName, id: &str) -> Result<UploadInfo> {
+    /// When the upload started; `None` if it has no start time (it was
+    /// removed, or is debris of a removal).
+    pub async fn started_at(&self, repo: &RepositoryName, id: &str) -> Result<Option<SystemTime>> {
         let stamp = match self.driver.get_content(&paths::upload_started_at(repo, id)).await {
             Ok(s) => s,
-            Err(e) if e.is_not_found() => return Err(RegistryError::UploadUnknown(id.to_owned())),
+            Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e.into()),
         };
         let started_at = std::str::from_utf8(&stamp)
             .ok()
             .and_then(|s| humantime::parse_rfc3339(s.trim()).ok())
             .unwrap_or(SystemTime::UNIX_EPOCH);
+        Ok(Some(started_at))
+    }
+
+    /// The upload as it stands. A sealed (committing) upload is no longer in
+    /// progress: `UploadUnknown`.
+    pub async fn status(&self, repo: &RepositoryName, id: &str) -> Result<UploadInfo> {
+        let unknown = || RegistryError::UploadUnknown(id.to_owned());
+        let started_at = self.started_at(repo, id).await?.ok_or_else(unknown)?;
         let size = match self.driver.stat(&paths::upload_data(repo, id)).await {
             Ok(info) => info.size,
-            Err(e) if e.is_not_found() => 0,
+            Err(e) if e.is_not_found() => return Err(unknown()),
             Err(e) => return Err(e.into()),
         };
         Ok(UploadInfo { id: id.to_owned(), size, started_at })
     }
 
-    /// Appends a body to the upload. With `expected_start`, the body must
-    /// begin exactly where the stored data ends. Returns the new size.
-    pub async fn write<S, E>(
-        &self,
-        repo: &RepositoryName,
-        id: &str,
-        expected_start: Option<u64>,
-        body: S,
-    ) -> Result<u64>
+    /// Appends a body to the upload within `bounds`. Returns the new size.
+    pub async fn write<S, E>(&self, repo: &RepositoryName, id: &str, bounds: ChunkBounds, body: S) -> Result<u64>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        debug_assert!(bounds.length.is_none_or(|l| l <= APPEND_CHUNK as u64));
         let info = self.status(repo, id).await?;
-        if let Some(start) = expected_start
+        if let Some(start) = bounds.start
             && start != info.size
         {
             return Err(RegistryError::RangeMismatch { requested: start, stored: info.size });
         }
-        let mut digester = self.digester_at(repo, id, info.size).await?;
-        let size = self.spool(repo, id, info.size, &mut digester, body).await?;
-        if size != info.size {
-            self.save_state(repo, id, &digester, info.size).await?;
-        }
-        Ok(size)
+        self.spool(repo, id, info.size, bounds.length, body).await
     }
 
-    /// Finishes the upload: appends any last body, checks the digest, moves
-    /// the content into the blob store path and removes the upload. On a
-    /// digest mismatch nothing is stored and the upload is removed.
-    pub async fn finish<S, E>(
+    /// Closes the upload: appends any last body, seals the upload, verifies
+    /// the sealed bytes against `expected`. On a mismatch the upload is
+    /// removed and nothing is stored. The caller adopts the sealed bytes
+    /// into the blob store and then removes the upload.
+    pub async fn commit<S, E>(&self, repo: &RepositoryName, id: &str, expected: &Digest, body: S) -> Result<Sealed>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.write(repo, id, ChunkBounds::default(), body).await?;
+        let sealed = paths::upload_sealed(repo, id);
+        match self.driver.rename(&paths::upload_data(repo, id), &sealed).await {
+            Ok(()) => {}
+            // Another commit sealed it first, or it was cancelled.
+            Err(e) if e.is_not_found() => return Err(RegistryError::UploadUnknown(id.to_owned())),
+            Err(e) => return Err(e.into()),
+        }
+        let size = self.driver.stat(&sealed).await?.size;
+        let actual = self.digest_of(repo, id, &sealed, size, expected.algorithm()).await?;
+        if &actual != expected {
+            self.discard(repo, id).await;
+            return Err(RegistryError::DigestMismatch { expected: expected.clone(), actual });
+        }
+        Ok(Sealed { path: sealed, size })
+    }
+
+    /// Verifies `data` where it lies, without sealing it: the old commit
+    /// order, which the simulator's `commit-without-seal` mutant restores.
+    #[cfg(feature = "sim-mutants")]
+    pub async fn commit_unsealed<S, E>(
         &self,
         repo: &RepositoryName,
         id: &str,
         expected: &Digest,
         body: S,
-    ) -> Result<(u64, String)>
+    ) -> Result<Sealed>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let size = self.write(repo, id, None, body).await?;
-        let actual = if expected.algorithm() == SPOOL_ALGORITHM {
-            self.digester_at(repo, id, size).await?.finish()
-        } else {
-            self.rehash(repo, id, size, expected.algorithm()).await?.finish()
-        };
+        let size = self.write(repo, id, ChunkBounds::default(), body).await?;
+        let data = paths::upload_data(repo, id);
+        let actual = self.digest_of(repo, id, &data, size, expected.algorithm()).await?;
         if &actual != expected {
-            self.cancel(repo, id).await?;
+            self.discard(repo, id).await;
             return Err(RegistryError::DigestMismatch { expected: expected.clone(), actual });
         }
-        Ok((size, paths::upload_data(repo, id)))
+        Ok(Sealed { path: data, size })
     }
 
     pub async fn cancel(&self, repo: &RepositoryName, id: &str) -> Result<()> {
@@ -129,6 +185,15 @@ impl BlobWriter {
             Ok(()) => Ok(()),
             Err(e) if e.is_not_found() => Err(RegistryError::UploadUnknown(id.to_owned())),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes the upload if it is still there; a failure is logged and left
+    /// to the purge (the upload is abandoned either way).
+    pub async fn discard(&self, repo: &RepositoryName, id: &str) {
+        match self.cancel(repo, id).await {
+            Ok(()) | Err(RegistryError::UploadUnknown(_)) => {}
+            Err(e) => tracing::warn!(repository = %repo, upload = id, error = %e, "removing an upload failed"),
         }
     }
 
@@ -141,12 +206,15 @@ impl BlobWriter {
         }
     }
 
+    /// Streams `body` onto the upload, `size` bytes long now. With `exact`,
+    /// the body is gathered whole and appended only if it is exactly that
+    /// long.
     async fn spool<S, E>(
         &self,
         repo: &RepositoryName,
         id: &str,
         mut size: u64,
-        digester: &mut Digester,
+        exact: Option<u64>,
         mut body: S,
     ) -> Result<u64>
     where
@@ -154,54 +222,101 @@ impl BlobWriter {
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let data = paths::upload_data(repo, id);
+        let start = size;
+        // Computed at the first byte: an empty body (a closing PUT) costs no
+        // state read or re-hash.
+        let mut digester: Option<Digester> = None;
         let mut pending = BytesMut::new();
         loop {
-            let next = body.next().await;
-            let done = match next {
+            let done = match body.next().await {
                 Some(Ok(chunk)) => {
                     pending.extend_from_slice(&chunk);
+                    if let Some(declared) = exact
+                        && pending.len() as u64 > declared
+                    {
+                        return Err(RegistryError::ChunkLengthMismatch { declared, received: pending.len() as u64 });
+                    }
                     false
                 }
                 Some(Err(e)) => {
                     // Keep what arrived intact: it is durable and the client
-                    // can resume from the reported size.
-                    if !pending.is_empty() {
+                    // can resume from the reported size. A chunk of declared
+                    // length is all or nothing.
+                    if !pending.is_empty() && exact.is_none() {
                         let chunk = pending.split().freeze();
-                        self.append(&data, size, chunk.clone()).await?;
-                        digester.update(&chunk);
-                        self.save_state(repo, id, digester, size).await?;
+                        let mut d = self.digester(repo, id, size, &mut digester).await?;
+                        self.append(id, &data, size, chunk.clone()).await?;
+                        d.update(&chunk);
+                        self.save_state(repo, id, &d, start).await?;
                     }
                     return Err(RegistryError::Body(std::io::Error::other(e.into())));
                 }
                 None => true,
             };
-            if pending.len() >= APPEND_CHUNK || (done && !pending.is_empty()) {
+            if done
+                && let Some(declared) = exact
+                && pending.len() as u64 != declared
+            {
+                return Err(RegistryError::ChunkLengthMismatch { declared, received: pending.len() as u64 });
+            }
+            let full = exact.is_none() && pending.len() >= APPEND_CHUNK;
+            if full || (done && !pending.is_empty()) {
                 let chunk = pending.split().freeze();
-                size = self.append(&data, size, chunk.clone()).await?;
-                digester.update(&chunk);
+                let mut d = self.digester(repo, id, size, &mut digester).await?;
+                size = self.append(id, &data, size, chunk.clone()).await?;
+                d.update(&chunk);
+                digester = Some(d);
             }
             if done {
+                if let Some(d) = &digester {
+                    self.save_state(repo, id, d, start).await?;
+                }
                 return Ok(size);
             }
         }
     }
 
+    /// The spool's digester, from the saved state (or a re-hash) the first
+    /// time it is needed.
+    async fn digester(
+        &self,
+        repo: &RepositoryName,
+        id: &str,
+        size: u64,
+        current: &mut Option<Digester>,
+    ) -> Result<Digester> {
+        match current.take() {
+            Some(d) => Ok(d),
+            None => self.digester_at(repo, id, size).await,
+        }
+    }
+
     /// Appends at `offset` only. If another request appended meanwhile, this
     /// one's bytes no longer continue the upload: nothing is written and the
-    /// client learns the real size (416).
-    async fn append(&self, data_path: &str, offset: u64, bytes: Bytes) -> Result<u64> {
+    /// client learns the real size (416). If the upload was sealed or
+    /// removed meanwhile, it is gone for this request too.
+    async fn append(&self, id: &str, data_path: &str, offset: u64, bytes: Bytes) -> Result<u64> {
         match self.driver.append(data_path, offset, bytes).await {
             Ok(size) => Ok(size),
             Err(StorageError::SizeMismatch { actual, .. }) => {
                 Err(RegistryError::RangeMismatch { requested: offset, stored: actual })
             }
+            Err(e) if e.is_not_found() => Err(RegistryError::UploadUnknown(id.to_owned())),
             Err(e) => Err(e.into()),
         }
     }
 
+    /// Saves the digester state after an append. If the upload was removed
+    /// meanwhile (a cancel or a purge racing this request), the write may
+    /// have put the removed directory back: remove it again, and the upload
+    /// is gone for this request too.
     async fn save_state(&self, repo: &RepositoryName, id: &str, d: &Digester, previous: u64) -> Result<()> {
         let path = paths::upload_hash_state(repo, id, SPOOL_ALGORITHM, d.len());
         self.driver.put_content(&path, Bytes::from(d.save())).await?;
+        if self.started_at(repo, id).await?.is_none() {
+            self.discard(repo, id).await;
+            return Err(RegistryError::UploadUnknown(id.to_owned()));
+        }
         if previous != d.len() {
             let _ = self.driver.delete(&paths::upload_hash_state(repo, id, SPOOL_ALGORITHM, previous)).await;
         }
@@ -211,26 +326,51 @@ impl BlobWriter {
     /// The digester after `size` bytes: the saved state if there is one for
     /// exactly that size, else a re-hash of the stored data.
     async fn digester_at(&self, repo: &RepositoryName, id: &str, size: u64) -> Result<Digester> {
-        if size == 0 {
-            return Ok(Digester::new(SPOOL_ALGORITHM));
+        match self.saved_state(repo, id, size).await? {
+            Some(d) => Ok(d),
+            None => self.rehash(id, &paths::upload_data(repo, id), size, SPOOL_ALGORITHM).await,
         }
-        match self.driver.get_content(&paths::upload_hash_state(repo, id, SPOOL_ALGORITHM, size)).await {
-            Ok(state) => match Digester::restore(&state) {
-                Ok(d) if d.len() == size => return Ok(d),
-                _ => {}
-            },
-            Err(e) if !e.is_not_found() => return Err(e.into()),
-            Err(_) => {}
-        }
-        self.rehash(repo, id, size, SPOOL_ALGORITHM).await
     }
 
-    async fn rehash(&self, repo: &RepositoryName, id: &str, size: u64, alg: Algorithm) -> Result<Digester> {
-        let data = paths::upload_data(repo, id);
+    /// The digester state saved for exactly `size` bytes, if there is one.
+    async fn saved_state(&self, repo: &RepositoryName, id: &str, size: u64) -> Result<Option<Digester>> {
+        if size == 0 {
+            return Ok(Some(Digester::new(SPOOL_ALGORITHM)));
+        }
+        match self.driver.get_content(&paths::upload_hash_state(repo, id, SPOOL_ALGORITHM, size)).await {
+            Ok(state) => Ok(Digester::restore(&state).ok().filter(|d| d.len() == size)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The digest of the `size` bytes at `path` (the upload's data or its
+    /// sealed copy: the same bytes), from a saved state where one fits.
+    async fn digest_of(
+        &self,
+        repo: &RepositoryName,
+        id: &str,
+        path: &str,
+        size: u64,
+        alg: Algorithm,
+    ) -> Result<Digest> {
+        if alg == SPOOL_ALGORITHM
+            && let Some(d) = self.saved_state(repo, id, size).await?
+        {
+            return Ok(d.finish());
+        }
+        Ok(self.rehash(id, path, size, alg).await?.finish())
+    }
+
+    async fn rehash(&self, id: &str, path: &str, size: u64, alg: Algorithm) -> Result<Digester> {
         let mut d = Digester::new(alg);
         while d.len() < size {
             let want = usize::try_from(size - d.len()).unwrap_or(usize::MAX).min(REHASH_CHUNK);
-            let chunk = self.driver.read_at(&data, d.len(), want).await?;
+            let chunk = match self.driver.read_at(path, d.len(), want).await {
+                Ok(chunk) => chunk,
+                Err(e) if e.is_not_found() => return Err(RegistryError::UploadUnknown(id.to_owned())),
+                Err(e) => return Err(e.into()),
+            };
             if chunk.is_empty() {
                 return Err(RegistryError::UploadInvalid(format!("upload {id} shrank while being read")));
             }

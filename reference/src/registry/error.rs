@@ -13,6 +13,8 @@ pub enum RegistryError {
     UploadInvalid(String),
     #[error("chunk starts at byte {requested}, but the upload holds {stored} bytes")]
     RangeMismatch { requested: u64, stored: u64 },
+    #[error("the chunk declared {declared} bytes but its body carried {received}")]
+    ChunkLengthMismatch { declared: u64, received: u64 },
     #[error("content digest {actual} does not match the declared {expected}")]
     DigestMismatch { expected: Digest, actual: Digest },
     #[error("declared size {declared} does not match the {actual} bytes received")]
@@ -45,7 +47,7 @@ impl RegistryError {
             RegistryError::BlobUnknown(_) => ErrorCode::BlobUnknown,
             RegistryError::UploadUnknown(_) => ErrorCode::BlobUploadUnknown,
             RegistryError::UploadInvalid(_) => ErrorCode::BlobUploadInvalid,
-            RegistryError::RangeMismatch { .. } => ErrorCode::RangeInvalid,
+            RegistryError::RangeMismatch { .. } | RegistryError::ChunkLengthMismatch { .. } => ErrorCode::RangeInvalid,
             RegistryError::DigestMismatch { .. } => ErrorCode::DigestInvalid,
             RegistryError::SizeMismatch { .. } => ErrorCode::SizeInvalid,
             RegistryError::ManifestUnknown(_) => ErrorCode::ManifestUnknown,

@@ -111,11 +111,7 @@ async fn revisions(registry: &Registry, repo: &RepositoryName) -> Result<Vec<Rev
             if registry.manifests.revisions.size(repo, &digest).await?.is_none() {
                 continue;
             }
-            let body = match registry.blobs.get(&digest).await {
-                Ok(b) => Some(b),
-                Err(e) if e.is_not_found() => None,
-                Err(e) => return Err(e.into()),
-            };
+            let body = registry.blobs.get_verified(&digest).await?;
             // A manifest that no longer parses keeps only itself.
             let parsed = body.and_then(|b| Manifest::parse(b.to_vec(), None).ok());
             let references = parsed

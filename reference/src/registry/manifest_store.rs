@@ -90,7 +90,10 @@ impl ManifestStore {
         if self.revisions.size(repo, digest).await?.is_none() {
             return Err(RegistryError::ManifestUnknown(digest.to_string()));
         }
-        let body = self.blobs.get(digest).await?;
+        // A damaged manifest is answered as missing (and logged).
+        let Some(body) = self.blobs.get_verified(digest).await? else {
+            return Err(RegistryError::ManifestUnknown(digest.to_string()));
+        };
         let media_type = Manifest::parse(body.to_vec(), None)
             .map(|m| m.media_type().to_owned())
             .unwrap_or_else(|_| drydock_spec::media_type::OCI_MANIFEST.to_owned());
@@ -112,8 +115,8 @@ impl ManifestStore {
             self.tags.delete(repo, tag).await?;
         }
         self.revisions.unlink(repo, digest).await?;
-        let body = self.blobs.get(digest).await?;
-        if let Ok(m) = Manifest::parse(body.to_vec(), None)
+        if let Some(body) = self.blobs.get_verified(digest).await?
+            && let Ok(m) = Manifest::parse(body.to_vec(), None)
             && let Some(subject) = &m.subject
         {
             self.referrers.remove(repo, &subject.digest, digest).await?;

@@ -9,6 +9,7 @@
 //!     _manifests/tags/<tag>/current/link              what the tag points at now
 //!     _manifests/tags/<tag>/index/<alg>/<hex>/link    every digest the tag has pointed at
 //!     _uploads/<id>/{data,startedat,hashstates/<alg>/<offset>}
+//!     _uploads/<id>/sealed                            data, moved aside by a commit
 //!     _referrers/<alg>/<subject hex>/<alg>/<referrer hex>/link   manifests whose subject it is
 //! ```
 //!
@@ -65,6 +66,12 @@ pub fn upload_dir(repo: &RepositoryName, id: &str) -> String {
 
 pub fn upload_data(repo: &RepositoryName, id: &str) -> String {
     format!("{}/data", upload_dir(repo, id))
+}
+
+/// Where a commit moves `data` before verifying it: no append reaches it
+/// there.
+pub fn upload_sealed(repo: &RepositoryName, id: &str) -> String {
+    format!("{}/sealed", upload_dir(repo, id))
 }
 
 pub fn upload_started_at(repo: &RepositoryName, id: &str) -> String {

@@ -20,9 +20,9 @@ pub async fn purge_uploads(registry: &Registry, cutoff: SystemTime) -> Result<Ve
     for name in catalog::repositories(registry.driver.as_ref()).await? {
         let Ok(repo) = RepositoryName::parse(&name) else { continue };
         for id in registry.uploads.ids(&repo).await? {
-            let started = match registry.uploads.status(&repo, &id).await {
-                Ok(info) => info.started_at,
-                Err(RegistryError::UploadUnknown(_)) => SystemTime::UNIX_EPOCH,
+            let started = match registry.uploads.started_at(&repo, &id).await {
+                Ok(Some(started)) => started,
+                Ok(None) => SystemTime::UNIX_EPOCH,
                 Err(_) if purges_unreadable(registry) => SystemTime::UNIX_EPOCH,
                 Err(e) => {
                     tracing::warn!(repository = %name, upload = %id, error = %e, "upload purge: state unreadable; kept");

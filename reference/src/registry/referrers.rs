@@ -69,11 +69,7 @@ impl ReferrersStore {
             for hex in hexes {
                 let Ok(d) = Digest::from_hex(alg, &hex) else { continue };
                 // A referrer whose manifest is gone (deleted by digest) is skipped.
-                let body = match self.blobs.get(&d).await {
-                    Ok(b) => b,
-                    Err(e) if e.is_not_found() => continue,
-                    Err(e) => return Err(e.into()),
-                };
+                let Some(body) = self.blobs.get_verified(&d).await? else { continue };
                 let Ok(m) = Manifest::parse(body.to_vec(), None) else { continue };
                 let entry = Referrer {
                     media_type: m.media_type().to_owned(),

@@ -140,14 +140,13 @@ impl StorageDriver for FilesystemDriver {
 
     async fn append(&self, path: &str, offset: u64, data: Bytes) -> Result<u64> {
         let full = self.full(path)?;
-        create_parent(&full).await.map_err(io_err(path))?;
         let owned_path = path.to_owned();
         // The size check and the write happen under an exclusive advisory
         // lock, so appenders in any process sharing the directory serialise.
         let appended = tokio::task::spawn_blocking(move || -> Result<u64> {
             use std::io::Write as _;
             let locked_append = || -> std::io::Result<std::result::Result<u64, u64>> {
-                let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&full)?;
+                let mut f = std::fs::OpenOptions::new().append(true).open(&full)?;
                 f.lock()?;
                 let actual = f.metadata()?.len();
                 if actual != offset {
@@ -212,9 +211,23 @@ impl StorageDriver for FilesystemDriver {
     async fn delete(&self, path: &str) -> Result<()> {
         let full = self.full(path)?;
         let m = tokio::fs::symlink_metadata(&full).await.map_err(io_err(path))?;
-        let result =
-            if m.is_dir() { tokio::fs::remove_dir_all(&full).await } else { tokio::fs::remove_file(&full).await };
-        result.map_err(io_err(path))
+        if !m.is_dir() {
+            return tokio::fs::remove_file(&full).await.map_err(io_err(path));
+        }
+        let mut attempt = 0;
+        loop {
+            match tokio::fs::remove_dir_all(&full).await {
+                Ok(()) => return Ok(()),
+                // A writer added to the tree while it was being removed:
+                // remove again, so the delete takes what was there.
+                Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty && attempt < PARENT_RACE_RETRIES => {
+                    attempt += 1
+                }
+                // Removed by someone else meanwhile: gone, as asked.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(io_err(path)(e)),
+            }
+        }
     }
 }
 

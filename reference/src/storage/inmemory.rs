@@ -58,7 +58,7 @@ impl StorageDriver for InMemoryDriver {
     async fn append(&self, path: &str, offset: u64, data: Bytes) -> Result<u64> {
         check_path(path)?;
         let mut objects = self.objects();
-        let v = objects.entry(path.to_owned()).or_default();
+        let v = objects.get_mut(path).ok_or_else(|| StorageError::NotFound(path.into()))?;
         if v.len() as u64 != offset {
             return Err(StorageError::SizeMismatch { path: path.to_owned(), expected: offset, actual: v.len() as u64 });
         }

@@ -7,12 +7,14 @@
 //! Guarantees every driver gives:
 //! - `put_content` is atomic: a reader (or a crash) sees the old object or
 //!   the new one, never a torn one; on success the object is durable.
-//! - `append` adds bytes to the end of an object (creating it) only if the
+//! - `append` adds bytes to the end of an existing object only if the
 //!   object is exactly as long as the caller believes, atomically with
 //!   respect to other appends; it returns the new size and on success the
 //!   bytes are durable. Two writers that both saw the same size cannot both
 //!   append (found by `drydock sim`, upload-resume: a held PATCH and its
-//!   resumed copy both landing duplicated bytes).
+//!   resumed copy both landing duplicated bytes). It never creates the
+//!   object: an append racing the object's removal or move fails instead of
+//!   leaving a fresh object behind.
 //! - `rename` replaces the destination atomically.
 //! - `delete` removes an object or a whole subtree; deleting nothing is
 //!   `NotFound`.
@@ -74,9 +76,9 @@ pub trait StorageDriver: Send + Sync + 'static {
     /// Up to `max` bytes starting at `offset`; empty at or past the end.
     async fn read_at(&self, path: &str, offset: u64, max: usize) -> Result<Bytes>;
 
-    /// Appends to the object (creating it when `offset` is 0), durably, if
-    /// and only if it is `offset` bytes long; else `SizeMismatch`, writing
-    /// nothing. Returns the new size. Takes `Bytes` so a driver can hand
+    /// Appends to the existing object, durably, if and only if it is `offset`
+    /// bytes long; else `SizeMismatch`, writing nothing (`NotFound` if it
+    /// does not exist; nothing is created). Returns the new size. Takes `Bytes` so a driver can hand
     /// the data to another thread without copying it.
     async fn append(&self, path: &str, offset: u64, data: Bytes) -> Result<u64>;
 

@@ -25,7 +25,7 @@ pub async fn run(driver: Arc<dyn StorageDriver>) {
 async fn appenders_race(d: Arc<dyn StorageDriver>) {
     const APPENDERS: u8 = 4;
     const ATTEMPTS: usize = 150;
-    d.append("/append-race/data", 0, Bytes::new()).await.unwrap();
+    d.put_content("/append-race/data", Bytes::new()).await.unwrap();
     let tasks: Vec<_> = (0..APPENDERS)
         .map(|me| {
             let d = d.clone();
@@ -74,6 +74,11 @@ async fn contents(d: &dyn StorageDriver) {
 }
 
 async fn appends_and_ranges(d: &dyn StorageDriver) {
+    // Appends never create: an upload removed or moved away stays gone.
+    assert!(d.append("/up/data", 0, Bytes::from_static(b"x")).await.unwrap_err().is_not_found());
+    assert!(d.stat("/up/data").await.unwrap_err().is_not_found(), "a failed append created the object");
+    assert!(d.stat("/up").await.unwrap_err().is_not_found(), "a failed append created a directory");
+    d.put_content("/up/data", Bytes::new()).await.unwrap();
     assert_eq!(d.append("/up/data", 0, Bytes::from_static(b"hello ")).await.unwrap(), 6);
     assert_eq!(d.append("/up/data", 6, Bytes::from_static(b"world")).await.unwrap(), 11);
     assert_eq!(d.append("/up/data", 11, Bytes::new()).await.unwrap(), 11);

@@ -49,11 +49,25 @@ fn manifest(config: (&Digest, usize), layers: &[(Digest, usize)]) -> Vec<u8> {
 }
 
 /// Pushes `data` in one POST or in two chunks; true once acknowledged.
-async fn push_blob(client: &Client, host: &str, repo: &str, data: &[u8], chunked: bool) -> bool {
-    try_push_blob(client, host, repo, data, chunked).await.unwrap_or(false)
+async fn push_blob(client: &Client, v: &Violations, host: &str, repo: &str, data: &[u8], chunked: bool) -> bool {
+    try_push_blob(client, v, host, repo, data, chunked).await.unwrap_or(false)
 }
 
-async fn try_push_blob(client: &Client, host: &str, repo: &str, data: &[u8], chunked: bool) -> Result<bool, String> {
+/// An upload this client started and nobody closed must stay known.
+fn check_upload_known(v: &Violations, what: &str, r: &Reply) {
+    if r.status == 404 {
+        v.lock().unwrap().push(format!("{what}: an upload just started answered 404"));
+    }
+}
+
+async fn try_push_blob(
+    client: &Client,
+    v: &Violations,
+    host: &str,
+    repo: &str,
+    data: &[u8],
+    chunked: bool,
+) -> Result<bool, String> {
     let d = Digest::of(Algorithm::Sha256, data);
     if !chunked {
         let path = format!("/v2/{repo}/blobs/uploads/?digest={d}");
@@ -66,8 +80,10 @@ async fn try_push_blob(client: &Client, host: &str, repo: &str, data: &[u8], chu
     let len = half.to_string();
     let headers = [("content-range", range.as_str()), ("content-length", len.as_str())];
     let r = client.send(host, Method::PATCH, &loc, &headers, data[..half].to_vec()).await?;
+    check_upload_known(v, &format!("{host} PATCH"), &r);
     let Some(loc) = r.header("location").filter(|_| r.status == 202) else { return Ok(false) };
     let r = client.send(host, Method::PUT, &format!("{loc}&digest={d}"), &[], data[half..].to_vec()).await?;
+    check_upload_known(v, &format!("{host} closing PUT"), &r);
     Ok(r.status == 201)
 }
 
@@ -122,7 +138,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
                 let chunked = (seed as usize + n) % 2 == 1;
                 let mut acked = false;
                 for _ in 0..3 {
-                    if push_blob(&client, next_host(), &repo, &data, chunked).await {
+                    if push_blob(&client, &v, next_host(), &repo, &data, chunked).await {
                         acked = true;
                         break;
                     }
