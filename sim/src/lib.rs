@@ -13,6 +13,7 @@
 //!   comes from and the wrong server variant it must catch.
 //! - `trace`: the timeline and its fingerprint.
 
+pub mod ledger;
 pub mod net;
 pub mod scenarios;
 pub mod storage;
@@ -154,6 +155,8 @@ pub fn run(scenario: &Scenario, seed: u64, mutant: bool) -> Outcome {
     violations.extend(
         cfg.trace.server_errors().into_iter().map(|e| format!("a server error no client input justifies: {e}")),
     );
+    violations.extend(cfg.trace.ledger().violations());
+    violations.extend(cfg.trace.ledger().audit());
     Outcome {
         scenario: scenario.name.to_owned(),
         seed,

@@ -103,8 +103,33 @@ impl Client {
         result
     }
 
+    /// Sends the head of a request announcing `body`'s full length, then
+    /// only its first `cut_at` bytes, and closes the connection: a client
+    /// that died mid-upload.
+    pub async fn send_cut(&self, host: &str, method: Method, path: &str, body: &[u8], cut_at: usize) {
+        use tokio::io::AsyncWriteExt;
+        let sent = async {
+            let mut stream = turmoil::net::TcpStream::connect((host, REGISTRY_PORT)).await?;
+            let head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n", body.len());
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(&body[..cut_at.min(body.len())]).await?;
+            stream.flush().await?;
+            // Give the bytes time to arrive before the connection drops.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            Ok::<_, std::io::Error>(())
+        };
+        let outcome = match sent.await {
+            Ok(()) => "cut".to_owned(),
+            Err(e) => format!("error: {e}"),
+        };
+        let short: String = path.chars().take(90).collect();
+        self.trace
+            .record(&self.name, format!("{method} {host}{short} after {cut_at} of {} bytes -> {outcome}", body.len()));
+    }
+
     /// Traces an exchange; notes answers no correct registry gives.
     fn note(&self, host: &str, method: &Method, path: &str, result: &Result<Reply, String>) {
+        self.trace.ledger().observe(host, method, path, result);
         let short: String = path.chars().take(90).collect();
         match result {
             Ok(r) => {
@@ -194,6 +219,7 @@ impl RegistryHost {
         m.set_give_up_on_down_receiver(self.mutant == Some(Mutant::GiveUpOnDownReceiver));
         m.set_purge_unreadable_uploads(self.mutant == Some(Mutant::PurgeUnreadableUploads));
         m.set_gc_without_grace(self.mutant == Some(Mutant::GcWithoutGrace));
+        m.set_commit_without_seal(self.mutant == Some(Mutant::CommitWithoutSeal));
         registry.notifications.start_workers(Arc::new(SimConnector)).await.map_err(|e| e.to_string())?;
         self.trace.record(&self.name, format!("start instance {}", registry.instance_id));
         if let Some((age, interval)) = self.purge {

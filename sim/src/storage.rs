@@ -64,6 +64,12 @@ impl FaultyStorage {
         }
     }
 
+    /// The stored objects themselves, past every fault (for audits after
+    /// the run).
+    pub fn contents(&self) -> &InMemoryDriver {
+        &self.inner
+    }
+
     fn roll(&self, per_10k: u32) -> bool {
         per_10k > 0 && self.rng.lock().unwrap_or_else(|p| p.into_inner()).next_u32() % 10_000 < per_10k
     }

@@ -10,6 +10,8 @@ pub struct Trace {
     /// Answers no correct registry gives: 5xx other than 503 (storage
     /// unavailable). Every run's oracle reports them.
     server_errors: Arc<Mutex<Vec<String>>>,
+    /// What was acknowledged and served, for the universal oracle.
+    ledger: crate::ledger::Ledger,
 }
 
 impl Trace {
@@ -27,6 +29,10 @@ impl Trace {
     /// Notes an answer that breaks the "no 500 for client errors" rule.
     pub fn server_error(&self, what: String) {
         self.server_errors.lock().unwrap_or_else(|p| p.into_inner()).push(what);
+    }
+
+    pub fn ledger(&self) -> &crate::ledger::Ledger {
+        &self.ledger
     }
 
     pub fn server_errors(&self) -> Vec<String> {

@@ -87,7 +87,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let seeds = parse_seeds(&seeds)?;
             let total = (seeds.end - seeds.start) as usize;
             let next = AtomicU64::new(seeds.start);
-            let done = AtomicUsize::new(0);
+            // Seeds finished, counted and drawn under one lock, so the
+            // counter never goes backwards between threads.
+            let done = Mutex::new(0usize);
             let requests = AtomicUsize::new(0);
             let failures = Mutex::new(Vec::new());
             let started = std::time::Instant::now();
@@ -114,9 +116,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                             if !outcome.passed() {
                                 failures.lock().unwrap_or_else(|p| p.into_inner()).push(outcome);
                             }
-                            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                            let mut done = done.lock().unwrap_or_else(|p| p.into_inner());
+                            *done += 1;
                             let failing = failures.lock().unwrap_or_else(|p| p.into_inner()).len();
-                            progress(n, total, failing);
+                            progress(*done, total, failing);
                         }
                     });
                 }

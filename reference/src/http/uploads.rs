@@ -4,7 +4,7 @@
 use super::blobs::parse_digest;
 use super::response::{self, Body};
 use super::{Ctx, HandlerResult, body_stream};
-use crate::registry::blob_writer::{APPEND_CHUNK, ChunkBounds};
+use crate::registry::blob_writer::{APPEND_CHUNK, ChunkBounds, Sealed};
 use crate::registry::error::RegistryError;
 use crate::registry::upload_token::UploadState;
 use drydock_spec::notification::Action;
@@ -211,13 +211,20 @@ async fn commit(ctx: &Ctx<'_>, id: &str, d: &Digest, req: Request<Incoming>) -> 
     #[cfg(not(feature = "sim-mutants"))]
     let sealed = registry.uploads.commit(&ctx.repo, id, d, body).await?;
     registry.blobs.touch(d, registry.env.now()).await?;
-    // The mutant keeps whatever the store holds, as distribution does.
-    if !(unsealed && registry.blobs.size(d).await?.is_some()) {
-        registry.blobs.adopt(&sealed.path, d).await?;
-    }
+    let size = match sealed {
+        // The mutant keeps whatever the store holds, as distribution does.
+        Sealed::Verified { size, .. } if unsealed && registry.blobs.size(d).await?.is_some() => size,
+        Sealed::Verified { path, size } => match registry.blobs.adopt(&path, d).await {
+            Ok(()) => size,
+            // A commit racing this one adopted the same verified bytes.
+            Err(e) if e.is_not_found() && registry.blobs.size(d).await? == Some(size) => size,
+            Err(e) => return Err(e.into()),
+        },
+        Sealed::Adopted { size } => size,
+    };
     registry.layers.link(&ctx.repo, d).await?;
     registry.uploads.discard(&ctx.repo, id).await;
-    ctx.events.emit(Action::Push, ctx.events.listener().blob(&ctx.repo, d, sealed.size)).await?;
+    ctx.events.emit(Action::Push, ctx.events.listener().blob(&ctx.repo, d, size)).await?;
     Ok(created(&ctx.repo, d))
 }
 

@@ -58,12 +58,16 @@ pub struct ChunkBounds {
     pub length: Option<u64>,
 }
 
-/// An upload sealed and verified by a commit: `path` holds exactly the
-/// `size` bytes whose digest was checked, and nothing can append to it.
+/// An upload sealed and verified by a commit.
 #[derive(Debug)]
-pub struct Sealed {
-    pub path: String,
-    pub size: u64,
+pub enum Sealed {
+    /// `path` holds exactly the `size` bytes whose digest was checked, and
+    /// nothing can append to it: adopt it.
+    Verified { path: String, size: u64 },
+    /// An earlier attempt at this commit (one that failed after adopting,
+    /// or one racing this one) already moved the bytes into the blob store,
+    /// where they are `size` bytes long.
+    Adopted { size: u64 },
 }
 
 #[derive(Clone)]
@@ -133,27 +137,57 @@ impl BlobWriter {
     /// Closes the upload: appends any last body, seals the upload, verifies
     /// the sealed bytes against `expected`. On a mismatch the upload is
     /// removed and nothing is stored. The caller adopts the sealed bytes
-    /// into the blob store and then removes the upload.
+    /// into the blob store (see [`Sealed`]) and then removes the upload.
+    ///
+    /// A commit may be retried (a 503 after sealing, a lost answer) or sent
+    /// twice at once: one finding the upload already sealed verifies the
+    /// sealed bytes itself, taking its body as the repeat of the one the
+    /// sealing commit carried; one finding them already adopted only needs
+    /// the blob store to hold `expected` (it holds nothing else, verified).
     pub async fn commit<S, E>(&self, repo: &RepositoryName, id: &str, expected: &Digest, body: S) -> Result<Sealed>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        self.write(repo, id, ChunkBounds::default(), body).await?;
         let sealed = paths::upload_sealed(repo, id);
-        match self.driver.rename(&paths::upload_data(repo, id), &sealed).await {
-            Ok(()) => {}
-            // Another commit sealed it first, or it was cancelled.
-            Err(e) if e.is_not_found() => return Err(RegistryError::UploadUnknown(id.to_owned())),
-            Err(e) => return Err(e.into()),
+        match self.write(repo, id, ChunkBounds::default(), body).await {
+            Ok(_) => match self.driver.rename(&paths::upload_data(repo, id), &sealed).await {
+                Ok(()) => {}
+                // Sealed by a commit racing this one: verified below.
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            },
+            // Sealed (or adopted) by an earlier or concurrent commit.
+            Err(RegistryError::UploadUnknown(_)) if self.started_at(repo, id).await?.is_some() => {}
+            Err(e) => return Err(e),
         }
-        let size = self.driver.stat(&sealed).await?.size;
-        let actual = self.digest_of(repo, id, &sealed, size, expected.algorithm()).await?;
+        let size = match self.driver.stat(&sealed).await {
+            Ok(info) => info.size,
+            Err(e) if e.is_not_found() => return self.adopted(repo, id, expected).await,
+            Err(e) => return Err(e.into()),
+        };
+        let actual = match self.digest_of(repo, id, &sealed, size, expected.algorithm()).await {
+            Err(RegistryError::UploadUnknown(_)) => return self.adopted(repo, id, expected).await,
+            other => other?,
+        };
         if &actual != expected {
             self.discard(repo, id).await;
             return Err(RegistryError::DigestMismatch { expected: expected.clone(), actual });
         }
-        Ok(Sealed { path: sealed, size })
+        Ok(Sealed::Verified { path: sealed, size })
+    }
+
+    /// A commit that finds no sealed bytes: another attempt adopted them if
+    /// the upload is still there and the blob store holds `expected`.
+    async fn adopted(&self, repo: &RepositoryName, id: &str, expected: &Digest) -> Result<Sealed> {
+        let unknown = || RegistryError::UploadUnknown(id.to_owned());
+        self.started_at(repo, id).await?.ok_or_else(unknown)?;
+        match self.driver.stat(&paths::blob_data(expected)).await {
+            Ok(info) if !info.is_dir => Ok(Sealed::Adopted { size: info.size }),
+            Ok(_) => Err(unknown()),
+            Err(e) if e.is_not_found() => Err(unknown()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Verifies `data` where it lies, without sealing it: the old commit
@@ -177,7 +211,7 @@ impl BlobWriter {
             self.discard(repo, id).await;
             return Err(RegistryError::DigestMismatch { expected: expected.clone(), actual });
         }
-        Ok(Sealed { path: data, size })
+        Ok(Sealed::Verified { path: data, size })
     }
 
     pub async fn cancel(&self, repo: &RepositoryName, id: &str) -> Result<()> {

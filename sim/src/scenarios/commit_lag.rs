@@ -6,7 +6,7 @@
 
 use super::{Mutant, RunConfig, Scenario};
 use crate::net::{Client, Reply};
-use crate::storage::{FaultyStorage, StorageFaults};
+use crate::storage::StorageFaults;
 use drydock_spec::{Algorithm, Digest};
 use http::Method;
 use std::sync::{Arc, Mutex};
@@ -115,7 +115,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
         stat_via_list: cfg.mutant,
         ..Default::default()
     };
-    let storage = Arc::new(FaultyStorage::new(cfg.seed, faults, cfg.trace.clone()));
+    let storage = cfg.storage(faults);
     for name in HOSTS {
         let host = crate::registry_host(name, storage.clone(), cfg, Vec::new());
         sim.host(name, move || host.clone().serve());

@@ -6,7 +6,7 @@
 
 use super::{Mutant, RunConfig, Scenario};
 use crate::net::Client;
-use crate::storage::{FaultyStorage, StorageFaults};
+use crate::storage::StorageFaults;
 use drydock_spec::{Algorithm, Digest};
 use http::Method;
 use std::sync::{Arc, Mutex};
@@ -31,7 +31,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
     let mut sim = crate::builder(cfg.seed).build();
     let faults =
         StorageFaults { max_latency: Duration::from_millis(2), lost_tag_deletes: cfg.mutant, ..Default::default() };
-    let storage = Arc::new(FaultyStorage::new(cfg.seed, faults, cfg.trace.clone()));
+    let storage = cfg.storage(faults);
     for name in ["r1", "r2"] {
         let host = crate::registry_host(name, storage.clone(), cfg, Vec::new());
         sim.host(name, move || host.clone().serve());

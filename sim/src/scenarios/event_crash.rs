@@ -4,7 +4,7 @@
 
 use super::{Mutant, RunConfig, Scenario};
 use crate::net::{Client, Receiver};
-use crate::storage::{FaultyStorage, StorageFaults};
+use crate::storage::StorageFaults;
 use drydock_reference::notifications::EndpointConfig;
 use drydock_spec::{Algorithm, Digest};
 use http::Method;
@@ -26,11 +26,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
     let violations = Arc::new(Mutex::new(Vec::new()));
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut sim = crate::builder(cfg.seed).build();
-    let storage = Arc::new(FaultyStorage::new(
-        cfg.seed,
-        StorageFaults { max_latency: Duration::from_millis(1), ..Default::default() },
-        cfg.trace.clone(),
-    ));
+    let storage = cfg.storage(StorageFaults { max_latency: Duration::from_millis(1), ..Default::default() });
     let mut endpoint =
         EndpointConfig::new("hook", format!("http://receiver:{}/events", crate::net::RECEIVER_PORT).parse().unwrap());
     endpoint.threshold = 1;

@@ -8,7 +8,7 @@
 
 use super::{Mutant, RunConfig, Scenario};
 use crate::net::Client;
-use crate::storage::{FaultyStorage, StorageFaults};
+use crate::storage::StorageFaults;
 use drydock_reference::registry::gc;
 use drydock_spec::{Algorithm, Digest};
 use http::Method;
@@ -94,7 +94,8 @@ fn run(cfg: &RunConfig) -> Vec<String> {
     let violations: Violations = Arc::default();
     let mut sim = crate::builder(cfg.seed).build();
     let faults = StorageFaults { error_per_10k: 20, max_latency: Duration::from_millis(2), ..Default::default() };
-    let storage = Arc::new(FaultyStorage::new(cfg.seed, faults, cfg.trace.clone()));
+    let storage = cfg.storage(faults);
+    cfg.trace.ledger().collects_garbage();
     for name in HOSTS {
         let mut host = crate::registry_host(name, storage.clone(), cfg, Vec::new());
         let options = gc::Options { grace: GRACE, dry_run: false, delete_untagged: true };

@@ -5,6 +5,7 @@ mod commit_lag;
 mod delete_pull;
 mod event_crash;
 mod gc_race;
+mod interleavings;
 mod purge_race;
 mod receiver_outage;
 mod same_blob;
@@ -35,6 +36,9 @@ pub enum Mutant {
     PurgeUnreadableUploads,
     /// Garbage collection sweeps whatever one mark finds unreferenced.
     GcWithoutGrace,
+    /// A commit verifies the upload where it lies, then moves it into the
+    /// blob store (keeping a blob already there): no seal.
+    CommitWithoutSeal,
     /// No planted bug: the scenario guards invariants of the real server only.
     None,
 }
@@ -51,6 +55,7 @@ impl Mutant {
             Mutant::GiveUpOnDownReceiver => "give-up-on-down-receiver",
             Mutant::PurgeUnreadableUploads => "purge-unreadable-uploads",
             Mutant::GcWithoutGrace => "gc-without-grace",
+            Mutant::CommitWithoutSeal => "commit-without-seal",
             Mutant::None => "none",
         }
     }
@@ -65,6 +70,16 @@ pub struct RunConfig {
     /// Which mutant the scenario plants.
     pub mutant_kind: Option<Mutant>,
     pub trace: Trace,
+}
+
+impl RunConfig {
+    /// The run's shared storage with `faults`, watched by the universal
+    /// oracle.
+    pub fn storage(&self, faults: crate::storage::StorageFaults) -> std::sync::Arc<crate::storage::FaultyStorage> {
+        let store = std::sync::Arc::new(crate::storage::FaultyStorage::new(self.seed, faults, self.trace.clone()));
+        self.trace.ledger().watch(store.clone());
+        store
+    }
 }
 
 pub struct Scenario {
@@ -91,5 +106,6 @@ pub fn all() -> Vec<Scenario> {
         receiver_outage::scenario(),
         purge_race::scenario(),
         gc_race::scenario(),
+        interleavings::scenario(),
     ]
 }

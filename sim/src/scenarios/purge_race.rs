@@ -7,7 +7,7 @@
 
 use super::{Mutant, RunConfig, Scenario};
 use crate::net::{Client, Reply};
-use crate::storage::{FaultyStorage, StorageFaults};
+use crate::storage::StorageFaults;
 use drydock_spec::{Algorithm, Digest};
 use http::Method;
 use std::sync::{Arc, Mutex};
@@ -124,7 +124,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
     let violations: Violations = Arc::default();
     let mut sim = crate::builder(cfg.seed).build();
     let faults = StorageFaults { error_per_10k: 200, max_latency: Duration::from_millis(2), ..Default::default() };
-    let storage = Arc::new(FaultyStorage::new(cfg.seed, faults, cfg.trace.clone()));
+    let storage = cfg.storage(faults);
     for name in HOSTS {
         let mut host = crate::registry_host(name, storage.clone(), cfg, Vec::new());
         host.purge = Some((PURGE_AGE, PURGE_INTERVAL));

@@ -6,7 +6,7 @@
 
 use super::{Mutant, RunConfig, Scenario};
 use crate::net::{Client, Receiver};
-use crate::storage::{FaultyStorage, StorageFaults};
+use crate::storage::StorageFaults;
 use drydock_reference::notifications::EndpointConfig;
 use drydock_spec::{Algorithm, Digest};
 use http::Method;
@@ -32,11 +32,8 @@ fn run(cfg: &RunConfig) -> Vec<String> {
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let refused: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut sim = crate::builder(cfg.seed).build();
-    let storage = Arc::new(FaultyStorage::new(
-        cfg.seed,
-        StorageFaults { max_latency: Duration::from_millis(1), error_per_10k: 30, ..Default::default() },
-        cfg.trace.clone(),
-    ));
+    let storage =
+        cfg.storage(StorageFaults { max_latency: Duration::from_millis(1), error_per_10k: 30, ..Default::default() });
     let mut endpoint =
         EndpointConfig::new("hook", format!("http://receiver:{}/events", crate::net::RECEIVER_PORT).parse().unwrap());
     endpoint.threshold = 1;

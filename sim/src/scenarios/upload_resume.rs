@@ -16,7 +16,7 @@
 
 use super::{Mutant, RunConfig, Scenario};
 use crate::net::{Client, Reply};
-use crate::storage::{FaultyStorage, StorageFaults};
+use crate::storage::StorageFaults;
 use drydock_spec::{Algorithm, Digest};
 use http::Method;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -82,7 +82,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
         torn_appends: true,
         ..Default::default()
     };
-    let storage = Arc::new(FaultyStorage::new(cfg.seed, faults, cfg.trace.clone()));
+    let storage = cfg.storage(faults);
     for name in ["r1", "r2"] {
         let host = crate::registry_host(name, storage.clone(), cfg, Vec::new());
         sim.host(name, move || host.clone().serve());
