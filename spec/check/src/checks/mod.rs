@@ -9,6 +9,7 @@ mod errors;
 mod management;
 mod pull;
 mod push;
+mod races;
 mod robustness;
 
 use crate::harness::Check;
@@ -26,6 +27,7 @@ pub fn all() -> Vec<Check> {
     v.extend(robustness::checks());
     v.extend(consistency::checks());
     v.extend(concurrency::checks());
+    v.extend(races::checks());
     v
 }
 
