@@ -8,6 +8,7 @@
 
 pub mod env;
 pub mod http;
+pub mod instance;
 #[cfg(feature = "sim-mutants")]
 pub mod mutants;
 pub mod notifications;
@@ -15,4 +16,5 @@ pub mod registry;
 pub mod storage;
 
 pub use env::{Clock, Env};
+pub use instance::{Instance, InstanceConfig};
 pub use registry::Registry;

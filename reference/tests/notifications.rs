@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use drydock_reference::notifications::{Connector, EndpointConfig, Io};
 use drydock_reference::storage::{InMemoryDriver, StorageDriver};
-use drydock_reference::{Clock, Env, Registry};
+use drydock_reference::{Clock, Env, Instance, InstanceConfig};
 use drydock_spec::notification::{Action, Format};
 use drydock_spec::{Algorithm, Digest};
 use http::{Method, Request, StatusCode};
@@ -33,10 +33,10 @@ impl Connector for Tcp {
     }
 }
 
-async fn start(registry: Registry) -> SocketAddr {
+async fn start(instance: Instance) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut registry = registry;
+    let mut registry = instance;
     registry.source_addr = addr.to_string();
     registry.notifications.start_workers(Arc::new(Tcp)).await.unwrap();
     tokio::spawn(async move {
@@ -73,9 +73,13 @@ async fn send(
     (parts.status, parts.headers)
 }
 
-fn registry_with(endpoints: Vec<EndpointConfig>) -> Registry {
-    Registry::new(Arc::new(InMemoryDriver::new()), Env::new(Arc::new(WallClock), [3; 32]), b"k", true)
-        .with_notifications(endpoints)
+fn registry_with(endpoints: Vec<EndpointConfig>) -> Instance {
+    instance(Arc::new(InMemoryDriver::new()), [3; 32], endpoints)
+}
+
+fn instance(driver: Arc<dyn StorageDriver>, seed: [u8; 32], endpoints: Vec<EndpointConfig>) -> Instance {
+    let env = Env::new(Arc::new(WallClock), seed);
+    Instance::new(InstanceConfig { endpoints, ..InstanceConfig::new(driver, env, b"k") })
 }
 
 /// Waits (in real time) until `cond` holds.
@@ -347,8 +351,7 @@ async fn threshold_then_backoff_under_paused_time() {
     endpoint.threshold = 3;
     endpoint.backoff = Duration::from_secs(30);
     let driver: Arc<dyn StorageDriver> = Arc::new(InMemoryDriver::new());
-    let registry =
-        Registry::new(driver, Env::new(Arc::new(WallClock), [5; 32]), b"k", true).with_notifications(vec![endpoint]);
+    let registry = instance(driver, [5; 32], vec![endpoint]);
     let event = drydock_spec::notification::Event {
         id: "e".into(),
         timestamp: "2027-01-15T08:00:00Z".into(),

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use drydock_reference::storage::InMemoryDriver;
-use drydock_reference::{Clock, Env, Registry};
+use drydock_reference::{Clock, Env, Instance, InstanceConfig};
 use drydock_spec::{Algorithm, Digest};
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -41,12 +41,13 @@ fn push_and_pull_through_a_simulated_network() {
     sim.host("registry", move || {
         let storage = storage.clone();
         async move {
-            let registry = Registry::new(storage, Env::new(Arc::new(SimClock), [9; 32]), b"sim-secret", true);
+            let instance =
+                Instance::new(InstanceConfig::new(storage, Env::new(Arc::new(SimClock), [9; 32]), b"sim-secret"));
             let listener = turmoil::net::TcpListener::bind("0.0.0.0:5000").await?;
             loop {
                 let (stream, peer) = listener.accept().await?;
                 tokio::spawn(drydock_reference::http::serve_connection(
-                    registry.clone(),
+                    instance.clone(),
                     stream,
                     peer.to_string(),
                     std::future::pending(),

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use drydock_reference::notifications::{Connector, EndpointConfig, Io};
 use drydock_reference::storage::StorageDriver;
-use drydock_reference::{Clock, Env, Registry};
+use drydock_reference::{Clock, Env, Instance, InstanceConfig};
 use drydock_spec::notification::{Envelope, Event};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -210,18 +210,21 @@ impl RegistryHost {
         seed[8..16].copy_from_slice(&boot.to_le_bytes());
         let name_mix = self.name.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
         seed[16..24].copy_from_slice(&name_mix.to_le_bytes());
-        let mut registry = Registry::new(self.storage.clone(), Env::new(Arc::new(SimClock), seed), &self.secret, true)
-            .with_notifications(self.endpoints.clone());
-        registry.source_addr = format!("{}:{REGISTRY_PORT}", self.name);
-        let m = &registry.mutants;
+        let instance = Instance::new(InstanceConfig {
+            endpoints: self.endpoints.clone(),
+            source_addr: format!("{}:{REGISTRY_PORT}", self.name),
+            ..InstanceConfig::new(self.storage.clone(), Env::new(Arc::new(SimClock), seed), &self.secret)
+        });
+        let m = instance.mutants();
         m.set_upload_offset_from_request(self.mutant == Some(Mutant::UploadOffsetFromRequest));
         m.set_event_after_response(self.mutant == Some(Mutant::EventAfterResponse));
         m.set_give_up_on_down_receiver(self.mutant == Some(Mutant::GiveUpOnDownReceiver));
         m.set_purge_unreadable_uploads(self.mutant == Some(Mutant::PurgeUnreadableUploads));
         m.set_gc_without_grace(self.mutant == Some(Mutant::GcWithoutGrace));
         m.set_commit_without_seal(self.mutant == Some(Mutant::CommitWithoutSeal));
-        registry.notifications.start_workers(Arc::new(SimConnector)).await.map_err(|e| e.to_string())?;
-        self.trace.record(&self.name, format!("start instance {}", registry.instance_id));
+        instance.notifications.start_workers(Arc::new(SimConnector)).await.map_err(|e| e.to_string())?;
+        self.trace.record(&self.name, format!("start instance {}", instance.instance_id));
+        let registry = &instance.registry;
         if let Some((age, interval)) = self.purge {
             tokio::spawn(drydock_reference::registry::purge::run_periodically(registry.clone(), age, interval));
         }
@@ -232,7 +235,7 @@ impl RegistryHost {
         loop {
             let (stream, peer) = listener.accept().await?;
             tokio::spawn(drydock_reference::http::serve_connection(
-                registry.clone(),
+                instance.clone(),
                 stream,
                 peer.to_string(),
                 std::future::pending(),

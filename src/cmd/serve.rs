@@ -5,7 +5,7 @@
 
 use crate::config::{self, Config, Loaded, StorageKind};
 use anyhow::Context;
-use drydock_reference::{Clock, Env, Registry};
+use drydock_reference::{Clock, Env, Instance, InstanceConfig};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -86,33 +86,37 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         None => entropy::<32>()?.to_vec(),
     };
     let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
-    let mut registry =
-        Registry::new(driver, env.clone(), &secret, config.delete).with_notifications(config.endpoints()?);
     let listener =
         tokio::net::TcpListener::bind(&config.addr).await.with_context(|| format!("binding {}", config.addr))?;
-    registry.source_addr = listener.local_addr()?.to_string();
-    registry.scheme = if tls.is_some() { "https" } else { "http" };
+    let instance = Instance::new(InstanceConfig {
+        delete_enabled: config.delete,
+        endpoints: config.endpoints()?,
+        source_addr: listener.local_addr()?.to_string(),
+        scheme: if tls.is_some() { "https" } else { "http" },
+        ..InstanceConfig::new(driver, env, &secret)
+    });
     let connector = TcpConnector { tls: tls::connector(config.notifications.ca_certificate.as_deref())? };
-    registry.notifications.start_workers(Arc::new(connector)).await?;
+    instance.notifications.start_workers(Arc::new(connector)).await?;
     tracing::info!(
-        instance_id = %registry.instance_id,
+        instance_id = %instance.instance_id,
         addr = %listener.local_addr()?,
-        storage = registry.driver.name(),
+        storage = instance.registry.driver.name(),
         root = %display_root(&config),
         delete_enabled = config.delete,
         tls = tls.is_some(),
-        notification_endpoints = registry.notifications.endpoint_names().len(),
+        notification_endpoints = instance.notifications.endpoint_names().len(),
         "drydock registry listening"
     );
     if config.upload_purge.enabled {
         let (age, interval) = (config.upload_purge.age, config.upload_purge.interval);
-        tokio::spawn(drydock_reference::registry::purge::run_periodically(registry.clone(), age, interval));
+        let registry = instance.registry.clone();
+        tokio::spawn(drydock_reference::registry::purge::run_periodically(registry, age, interval));
     }
     if config.gc.enabled {
         use drydock_reference::registry::gc;
         let options =
             gc::Options { grace: config.gc.grace, dry_run: false, delete_untagged: config.gc.delete_untagged };
-        tokio::spawn(gc::run_periodically(registry.clone(), options, config.gc.interval));
+        tokio::spawn(gc::run_periodically(instance.registry.clone(), options, config.gc.interval));
     }
 
     let graceful = inflight::Tracker::default();
@@ -130,7 +134,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let registry = registry.clone();
+                let instance = instance.clone();
                 let guard = graceful.enter();
                 let mut stop = stop_rx.clone();
                 let stopped = async move {
@@ -139,9 +143,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 let tls = tls.clone();
                 tokio::spawn(async move {
                     let result = match tls {
-                        None => drydock_reference::http::serve_connection(registry, stream, peer.to_string(), stopped).await,
+                        None => drydock_reference::http::serve_connection(instance, stream, peer.to_string(), stopped).await,
                         Some(acceptor) => match tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                            Ok(Ok(stream)) => drydock_reference::http::serve_connection(registry, stream, peer.to_string(), stopped).await,
+                            Ok(Ok(stream)) => drydock_reference::http::serve_connection(instance, stream, peer.to_string(), stopped).await,
                             Ok(Err(e)) => {
                                 tracing::debug!(%peer, error = %e, "TLS handshake failed");
                                 Ok(())

@@ -2,9 +2,8 @@
 
 use super::response::{self, Body};
 use super::{Ctx, HandlerResult};
-use crate::registry::blob_store::{VERIFY_WHOLE_MAX, VerifiedRead};
+use crate::registry::blob_store::VerifiedRead;
 use crate::registry::error::RegistryError;
-use drydock_spec::notification::Action;
 use drydock_spec::{Digest, ErrorCode};
 use futures_util::stream;
 use http::{Request, Response, StatusCode, header};
@@ -58,15 +57,9 @@ fn parse_range(value: &str, size: u64) -> Option<Range> {
 
 pub(crate) async fn get(ctx: &Ctx<'_>, digest: &str, req: &Request<Incoming>, with_body: bool) -> HandlerResult {
     let d = parse_digest(digest)?;
-    let unknown = || RegistryError::BlobUnknown(d.clone());
-    let size = ctx.registry.layers.size(&ctx.repo, &d).await?.ok_or_else(unknown)?;
-    // Small blobs are checked against their digest before anything is
-    // answered; a damaged one is missing.
-    let whole = if size <= VERIFY_WHOLE_MAX {
-        Some(ctx.registry.blobs.get_verified(&d).await?.filter(|b| b.len() as u64 == size).ok_or_else(unknown)?)
-    } else {
-        None
-    };
+    let repository = ctx.repository();
+    let blob = repository.blob(&d).await?;
+    let size = blob.size;
     let range = req
         .headers()
         .get(header::RANGE)
@@ -84,10 +77,9 @@ pub(crate) async fn get(ctx: &Ctx<'_>, digest: &str, req: &Request<Incoming>, wi
         }
     };
     if with_body {
-        let target = ctx.events.listener().blob(&ctx.repo, &d, size);
-        ctx.events.emit(Action::Pull, target).await?;
+        repository.pulled(&blob).await?;
     }
-    let body = match (with_body, whole) {
+    let body = match (with_body, blob.content) {
         (false, _) => response::empty(),
         (true, Some(bytes)) => response::full(bytes.slice(start as usize..end as usize)),
         (true, None) if status == StatusCode::OK => stream_verified(ctx, d.clone(), size),
@@ -147,13 +139,6 @@ fn stream_range(ctx: &Ctx<'_>, d: Digest, start: u64, end: u64) -> Body {
 }
 
 pub(crate) async fn delete(ctx: &Ctx<'_>, digest: &str) -> HandlerResult {
-    if !ctx.registry.delete_enabled {
-        return Ok(response::error(ErrorCode::Unsupported, "deletes are disabled on this registry"));
-    }
-    let d = parse_digest(digest)?;
-    if ctx.registry.layers.size(&ctx.repo, &d).await?.is_none() || !ctx.registry.layers.unlink(&ctx.repo, &d).await? {
-        return Err(RegistryError::BlobUnknown(d));
-    }
-    ctx.events.emit(Action::Delete, ctx.events.listener().deleted(&ctx.repo, &d)).await?;
+    ctx.repository().delete_blob(&parse_digest(digest)?).await?;
     Ok(response::status(StatusCode::ACCEPTED))
 }

@@ -3,8 +3,7 @@
 use super::response;
 use super::{Ctx, HandlerResult};
 use crate::registry::Registry;
-use crate::registry::error::RegistryError;
-use crate::registry::{catalog, paths};
+use crate::registry::catalog;
 use drydock_spec::ErrorCode;
 use http::StatusCode;
 use std::collections::HashMap;
@@ -36,14 +35,7 @@ fn link(base: &str, n: usize, last: &str) -> String {
 }
 
 pub(crate) async fn tags(ctx: &Ctx<'_>) -> HandlerResult {
-    let registry = ctx.registry;
-    // Only a missing repository is unknown; a failing backend is a 503.
-    match registry.driver.stat(&paths::repository(&ctx.repo)).await {
-        Ok(_) => {}
-        Err(e) if e.is_not_found() => return Err(RegistryError::NameUnknown(ctx.repo.to_string())),
-        Err(e) => return Err(e.into()),
-    }
-    let all = registry.tags().list(&ctx.repo).await?;
+    let all = ctx.repository().tags().await?;
     let (items, more) = match page(&all, &ctx.query) {
         Ok(p) => p,
         Err(msg) => return Ok(response::error(ErrorCode::PaginationNumberInvalid, msg)),

@@ -6,7 +6,6 @@ use crate::registry::error::RegistryError;
 use bytes::Bytes;
 use drydock_spec::manifest::MANIFEST_MAX_BYTES;
 use drydock_spec::name::ReferenceError;
-use drydock_spec::notification::Action;
 use drydock_spec::{Digest, ErrorCode, Manifest, Reference};
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
@@ -17,13 +16,6 @@ fn parse_reference(s: &str) -> Result<Reference, RegistryError> {
         ReferenceError::Tag(e) => e.into(),
         ReferenceError::Digest(e) => e.into(),
     })
-}
-
-async fn resolve(ctx: &Ctx<'_>, reference: &Reference) -> Result<Digest, RegistryError> {
-    match reference {
-        Reference::Digest(d) => Ok(d.clone()),
-        Reference::Tag(t) => ctx.registry.manifests.resolve_tag(&ctx.repo, t).await,
-    }
 }
 
 /// Whether an `If-None-Match` value names this digest (quoted or not, or `*`).
@@ -38,16 +30,7 @@ fn none_match(req: &Request<Incoming>, d: &Digest) -> bool {
 
 pub(crate) async fn get(ctx: &Ctx<'_>, reference: &str, req: &Request<Incoming>, with_body: bool) -> HandlerResult {
     let reference = parse_reference(reference)?;
-    let d = resolve(ctx, &reference).await?;
-    let m = ctx.registry.manifests.get(&ctx.repo, &d).await?;
-    if with_body {
-        let tag = match &reference {
-            Reference::Tag(t) => Some(t.as_str()),
-            Reference::Digest(_) => None,
-        };
-        let target = ctx.events.listener().manifest(&ctx.repo, &m.media_type, &m.digest, m.body.len() as u64, tag);
-        ctx.events.emit(Action::Pull, target).await?;
-    }
+    let m = ctx.repository().manifest(&reference, with_body).await?;
     let mut r = if none_match(req, &m.digest) {
         let mut r = response::status(StatusCode::NOT_MODIFIED);
         r.headers_mut().remove(header::CONTENT_LENGTH);
@@ -89,16 +72,11 @@ pub(crate) async fn put(ctx: &Ctx<'_>, reference: &str, req: Request<Incoming>) 
     let manifest = Manifest::parse(body.to_vec(), content_type.as_deref())
         .map_err(|e| RegistryError::ManifestInvalid(e.to_string()))?;
     let subject = manifest.subject.as_ref().map(|s| s.digest.clone());
-    let (media_type, size) = (manifest.media_type(), manifest.raw().len() as u64);
     let (digest_in_url, tag) = match &reference {
         Reference::Digest(d) => (Some(d), None),
-        Reference::Tag(t) => (None, Some((t, if_match.as_ref()))),
+        Reference::Tag(t) => (None, Some(t)),
     };
-    let now = ctx.registry.env.now();
-    let d = ctx.registry.manifests.put(&ctx.repo, manifest, digest_in_url, tag, now).await?;
-    let tag_name = tag.map(|(t, _)| t.as_str());
-    let target = ctx.events.listener().manifest(&ctx.repo, media_type, &d, size, tag_name);
-    ctx.events.emit(Action::Push, target).await?;
+    let d = ctx.repository().put_manifest(manifest, digest_in_url, tag, if_match.as_ref()).await?;
     let mut r = response::status(StatusCode::CREATED);
     response::set(&mut r, "location", format!("/v2/{}/manifests/{d}", ctx.repo));
     response::set(&mut r, "docker-content-digest", d.as_str());
@@ -109,26 +87,9 @@ pub(crate) async fn put(ctx: &Ctx<'_>, reference: &str, req: Request<Incoming>) 
 }
 
 pub(crate) async fn delete(ctx: &Ctx<'_>, reference: &str) -> HandlerResult {
-    if !ctx.registry.delete_enabled {
-        return Ok(response::error(ErrorCode::Unsupported, "deletes are disabled on this registry"));
-    }
     match parse_reference(reference)? {
-        Reference::Digest(d) => {
-            let tags = ctx.registry.manifests.delete(&ctx.repo, &d).await?;
-            let listener = ctx.events.listener();
-            ctx.events.emit(Action::Delete, listener.deleted(&ctx.repo, &d)).await?;
-            for tag in tags {
-                ctx.events.emit(Action::Delete, listener.deleted_tag(&ctx.repo, tag.as_str())).await?;
-            }
-            Ok(response::status(StatusCode::ACCEPTED))
-        }
-        Reference::Tag(t) => {
-            if ctx.registry.tags().delete(&ctx.repo, &t).await? {
-                ctx.events.emit(Action::Delete, ctx.events.listener().deleted_tag(&ctx.repo, t.as_str())).await?;
-                Ok(response::status(StatusCode::ACCEPTED))
-            } else {
-                Err(RegistryError::ManifestUnknown(t.to_string()))
-            }
-        }
+        Reference::Digest(d) => ctx.repository().delete_manifest(&d).await?,
+        Reference::Tag(t) => ctx.repository().delete_tag(&t).await?,
     }
+    Ok(response::status(StatusCode::ACCEPTED))
 }

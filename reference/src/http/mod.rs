@@ -13,12 +13,13 @@ pub mod response;
 pub mod route;
 mod uploads;
 
+use crate::instance::Instance;
 use crate::notifications::{Bridge, metrics};
-use crate::registry::Registry;
 use crate::registry::error::RegistryError;
+use crate::registry::{Registry, Repository};
 use bytes::Bytes;
 use drydock_spec::ErrorCode;
-use drydock_spec::notification::RequestRecord;
+use drydock_spec::notification::{RequestRecord, SourceRecord};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -33,15 +34,15 @@ pub const API_VERSION: &str = "registry/2.0";
 /// Serves HTTP/1.1 on one connection until the peer closes it. When
 /// `shutdown` completes, the request in flight (if any) finishes and the
 /// connection then closes.
-pub async fn serve_connection<IO, F>(registry: Registry, io: IO, peer: String, shutdown: F) -> Result<(), hyper::Error>
+pub async fn serve_connection<IO, F>(instance: Instance, io: IO, peer: String, shutdown: F) -> Result<(), hyper::Error>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: std::future::Future<Output = ()>,
 {
     let service = hyper::service::service_fn(move |req| {
-        let registry = registry.clone();
+        let instance = instance.clone();
         let peer = peer.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle(&registry, req, &peer).await) }
+        async move { Ok::<_, std::convert::Infallible>(handle(&instance, req, &peer).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
@@ -55,12 +56,12 @@ where
 
 /// One request, start to finish, with its log line. `peer` is the client's
 /// address as the caller knows it.
-pub async fn handle(registry: &Registry, req: Request<Incoming>, peer: &str) -> Response<Body> {
+pub async fn handle(instance: &Instance, req: Request<Incoming>, peer: &str) -> Response<Body> {
     let started = tokio::time::Instant::now();
-    let id = registry.env.new_uuid();
+    let id = instance.registry.env.new_uuid();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let mut resp = dispatch(registry, req, &id, peer).await;
+    let mut resp = dispatch(instance, req, &id, peer).await;
     response::set(&mut resp, API_VERSION_HEADER, API_VERSION);
     response::set(&mut resp, "x-request-id", &id);
     let bytes =
@@ -82,11 +83,18 @@ pub(crate) struct Ctx<'a> {
     pub registry: &'a Registry,
     pub repo: drydock_spec::RepositoryName,
     pub query: HashMap<String, String>,
-    /// Where the handler reports what it did.
+    /// Where the repository reports what it did.
     pub events: Bridge,
 }
 
-fn bridge(registry: &Registry, req: &Request<Incoming>, request_id: &str, peer: &str) -> Bridge {
+impl Ctx<'_> {
+    /// The request's repository, reporting to this request's bridge.
+    pub fn repository(&self) -> Repository<'_> {
+        self.registry.repository(self.repo.clone(), &self.events)
+    }
+}
+
+fn bridge(instance: &Instance, req: &Request<Incoming>, request_id: &str, peer: &str) -> Bridge {
     let header = |name: http::header::HeaderName| {
         req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
     };
@@ -100,23 +108,25 @@ fn bridge(registry: &Registry, req: &Request<Incoming>, request_id: &str, peer: 
     };
     let base = format!(
         "{}://{}",
-        registry.scheme,
-        if host.is_empty() { registry.source_addr.as_str() } else { host.as_str() }
+        instance.scheme,
+        if host.is_empty() { instance.source_addr.as_str() } else { host.as_str() }
     );
-    Bridge::for_request(registry, request, base)
+    let source = SourceRecord { addr: instance.source_addr.clone(), instance_id: instance.instance_id.clone() };
+    Bridge::new(instance.notifications.clone(), instance.registry.env.clone(), request, source, base)
 }
 
 fn query(req: &Request<Incoming>) -> HashMap<String, String> {
     form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect()
 }
 
-async fn dispatch(registry: &Registry, req: Request<Incoming>, request_id: &str, peer: &str) -> Response<Body> {
+async fn dispatch(instance: &Instance, req: Request<Incoming>, request_id: &str, peer: &str) -> Response<Body> {
+    let registry = &instance.registry;
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/debug/vars") => {
-            return response::json(StatusCode::OK, &metrics::expvar(&registry.notifications.metrics()));
+            return response::json(StatusCode::OK, &metrics::expvar(&instance.notifications.metrics()));
         }
         (&Method::GET, "/metrics") => {
-            let mut r = Response::new(response::full(metrics::prometheus(&registry.notifications.metrics())));
+            let mut r = Response::new(response::full(metrics::prometheus(&instance.notifications.metrics())));
             response::set(&mut r, "content-type", "text/plain; version=0.0.4");
             return r;
         }
@@ -141,7 +151,7 @@ async fn dispatch(registry: &Registry, req: Request<Incoming>, request_id: &str,
                 Ok(r) => r,
                 Err(e) => return response::error(ErrorCode::NameInvalid, e.to_string()),
             };
-            let ctx = Ctx { registry, repo, query: query(&req), events: bridge(registry, &req, request_id, peer) };
+            let ctx = Ctx { registry, repo, query: query(&req), events: bridge(instance, &req, request_id, peer) };
             let result = match (route, method) {
                 (Route::Tags { .. }, Method::GET) => listing::tags(&ctx).await,
                 (Route::Manifest { reference, .. }, Method::GET) => manifests::get(&ctx, &reference, &req, true).await,

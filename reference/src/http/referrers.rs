@@ -9,7 +9,7 @@ use http::StatusCode;
 pub(crate) async fn get(ctx: &Ctx<'_>, digest: &str) -> HandlerResult {
     let subject = parse_digest(digest)?;
     let filter = ctx.query.get("artifactType").map(String::as_str);
-    let manifests = ctx.registry.referrers().list(&ctx.repo, &subject, filter).await?;
+    let manifests = ctx.repository().referrers(&subject, filter).await?;
     let index = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": OCI_INDEX,

@@ -1,13 +1,13 @@
 //! Blob uploads: monolithic, POST+PUT, chunked and streamed PATCH, status,
-//! cancel, and cross-repository mounts.
+//! cancel, and cross-repository mounts. Each handler parses the request,
+//! calls one `Repository` operation and renders its outcome.
 
 use super::blobs::parse_digest;
 use super::response::{self, Body};
 use super::{Ctx, HandlerResult, body_stream};
-use crate::registry::blob_writer::{APPEND_CHUNK, ChunkBounds, Sealed};
+use crate::registry::blob_writer::{APPEND_CHUNK, ChunkBounds};
 use crate::registry::error::RegistryError;
 use crate::registry::upload_token::UploadState;
-use drydock_spec::notification::Action;
 use drydock_spec::{Digest, ErrorCode, RepositoryName};
 use http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
@@ -62,60 +62,34 @@ fn verify_token(ctx: &Ctx<'_>, id: &str) -> Result<u64, RegistryError> {
 }
 
 pub(crate) async fn start(ctx: &Ctx<'_>, req: Request<Incoming>) -> HandlerResult {
+    let repository = ctx.repository();
     if let Some(mount) = ctx.query.get("mount") {
         let d = parse_digest(mount)?;
-        if try_mount(ctx, &d).await? {
+        // An invalid `from` mounts nothing: a fresh session, as for a blob
+        // that is not there.
+        let from = match ctx.query.get("from").map(|f| RepositoryName::parse(f)) {
+            Some(Ok(from)) => Some(Some(from)),
+            Some(Err(_)) => None,
+            None => Some(None),
+        };
+        if let Some(from) = from
+            && repository.mount(&d, from.as_ref()).await?.is_some()
+        {
             return Ok(created(&ctx.repo, &d));
         }
-        // Not mountable: fall through to a fresh session, as clients expect.
     }
-    let registry = ctx.registry;
-    let id = registry.env.new_uuid();
-    let now = registry.env.now();
-    registry.uploads.start(&ctx.repo, &id, now).await?;
     if let Some(digest) = ctx.query.get("digest") {
-        // A monolithic push: nobody can resume this upload, so a failure
-        // (a bad digest, a cut body) leaves nothing behind.
-        let result = match parse_digest(digest) {
-            Ok(d) => commit(ctx, &id, &d, req).await,
-            Err(e) => Err(e),
-        };
-        if result.is_err() {
-            registry.uploads.discard(&ctx.repo, &id).await;
-        }
-        return result;
+        let d = parse_digest(digest)?;
+        repository.push_blob(&d, body_stream(req)).await?;
+        return Ok(created(&ctx.repo, &d));
     }
-    Ok(in_progress(ctx, StatusCode::ACCEPTED, &id, 0, millis(now)))
-}
-
-/// Links `d` into the repository if it may be: from the named `from`
-/// repository when given (it must hold the blob), else when the content is
-/// already stored. True only if the link was really made.
-async fn try_mount(ctx: &Ctx<'_>, d: &Digest) -> Result<bool, RegistryError> {
-    let registry = ctx.registry;
-    let from = match ctx.query.get("from").map(|f| RepositoryName::parse(f)) {
-        Some(Ok(from)) => Some(from),
-        Some(Err(_)) => return Ok(false),
-        None => None,
-    };
-    let available = match &from {
-        Some(from) => registry.layers.size(from, d).await?.is_some(),
-        None => registry.blobs.size(d).await?.is_some(),
-    };
-    if !available {
-        return Ok(false);
-    }
-    registry.blobs.touch(d, registry.env.now()).await?;
-    registry.layers.link(&ctx.repo, d).await?;
-    let Some(size) = registry.layers.size(&ctx.repo, d).await? else { return Ok(false) };
-    let target = ctx.events.listener().mounted_blob(&ctx.repo, d, size, from.as_ref());
-    ctx.events.emit(Action::Mount, target).await?;
-    Ok(true)
+    let upload = repository.start_upload().await?;
+    Ok(in_progress(ctx, StatusCode::ACCEPTED, &upload.id, 0, millis(upload.started_at)))
 }
 
 pub(crate) async fn status(ctx: &Ctx<'_>, id: &str) -> HandlerResult {
     let started = verify_token(ctx, id)?;
-    let info = ctx.registry.uploads.status(&ctx.repo, id).await?;
+    let info = ctx.repository().upload_status(id).await?;
     Ok(in_progress(ctx, StatusCode::NO_CONTENT, id, info.size, started))
 }
 
@@ -132,9 +106,9 @@ fn content_range(req: &Request<Incoming>) -> Result<Option<(u64, u64)>, ()> {
 
 pub(crate) async fn patch(ctx: &Ctx<'_>, id: &str, req: Request<Incoming>) -> HandlerResult {
     let started = verify_token(ctx, id)?;
-    let uploads = &ctx.registry.uploads;
+    let repository = ctx.repository();
     let refuse = async |message: String| -> HandlerResult {
-        let info = uploads.status(&ctx.repo, id).await?;
+        let info = repository.upload_status(id).await?;
         let mut r = response::error(ErrorCode::RangeInvalid, message);
         response::set(&mut r, "range", range_value(info.size));
         response::set(&mut r, "location", location(ctx, id, info.size, started));
@@ -161,10 +135,7 @@ pub(crate) async fn patch(ctx: &Ctx<'_>, id: &str, req: Request<Incoming>) -> Ha
         return refuse(format!("a chunk over {APPEND_CHUNK} bytes needs a Content-Length (this one declares {len})"))
             .await;
     }
-    #[cfg(feature = "sim-mutants")]
-    let bounds =
-        if ctx.registry.mutants.upload_offset_from_request() { ChunkBounds { start: None, ..bounds } } else { bounds };
-    match uploads.write(&ctx.repo, id, bounds, body_stream(req)).await {
+    match repository.write_upload(id, bounds, body_stream(req)).await {
         Ok(size) => Ok(in_progress(ctx, StatusCode::ACCEPTED, id, size, started)),
         Err(RegistryError::RangeMismatch { requested, stored }) => {
             let mut r = response::error(
@@ -190,46 +161,12 @@ pub(crate) async fn put(ctx: &Ctx<'_>, id: &str, req: Request<Incoming>) -> Hand
         return Ok(response::error(ErrorCode::DigestInvalid, "the digest query parameter is required"));
     };
     let d = parse_digest(digest)?;
-    commit(ctx, id, &d, req).await
-}
-
-/// Appends the final body, seals and verifies the upload, stores and links
-/// the blob.
-async fn commit(ctx: &Ctx<'_>, id: &str, d: &Digest, req: Request<Incoming>) -> HandlerResult {
-    let registry = ctx.registry;
-    let body = body_stream(req);
-    #[cfg(feature = "sim-mutants")]
-    let unsealed = registry.mutants.commit_without_seal();
-    #[cfg(not(feature = "sim-mutants"))]
-    let unsealed = false;
-    #[cfg(feature = "sim-mutants")]
-    let sealed = if unsealed {
-        registry.uploads.commit_unsealed(&ctx.repo, id, d, body).await?
-    } else {
-        registry.uploads.commit(&ctx.repo, id, d, body).await?
-    };
-    #[cfg(not(feature = "sim-mutants"))]
-    let sealed = registry.uploads.commit(&ctx.repo, id, d, body).await?;
-    registry.blobs.touch(d, registry.env.now()).await?;
-    let size = match sealed {
-        // The mutant keeps whatever the store holds, as distribution does.
-        Sealed::Verified { size, .. } if unsealed && registry.blobs.size(d).await?.is_some() => size,
-        Sealed::Verified { path, size } => match registry.blobs.adopt(&path, d).await {
-            Ok(()) => size,
-            // A commit racing this one adopted the same verified bytes.
-            Err(e) if e.is_not_found() && registry.blobs.size(d).await? == Some(size) => size,
-            Err(e) => return Err(e.into()),
-        },
-        Sealed::Adopted { size } => size,
-    };
-    registry.layers.link(&ctx.repo, d).await?;
-    registry.uploads.discard(&ctx.repo, id).await;
-    ctx.events.emit(Action::Push, ctx.events.listener().blob(&ctx.repo, d, size)).await?;
-    Ok(created(&ctx.repo, d))
+    ctx.repository().commit_upload(id, &d, body_stream(req)).await?;
+    Ok(created(&ctx.repo, &d))
 }
 
 pub(crate) async fn cancel(ctx: &Ctx<'_>, id: &str) -> HandlerResult {
     verify_token(ctx, id)?;
-    ctx.registry.uploads.cancel(&ctx.repo, id).await?;
+    ctx.repository().cancel_upload(id).await?;
     Ok(response::status(StatusCode::NO_CONTENT))
 }

@@ -1,17 +1,19 @@
-//! Per request: turns targets into events carrying the request, actor and
-//! source, and records them through the broadcaster before the handler
-//! answers.
+//! Per request: the [`Listener`] a repository reports to. Turns repository
+//! events into notification events carrying the request, actor and source,
+//! and records them through the broadcaster before the handler answers.
 
 use super::Broadcaster;
-use super::listener::Listener;
+use super::listener::target;
 use crate::env::Env;
-use crate::registry::Registry;
 use crate::registry::error::Result;
-use drydock_spec::notification::{Action, ActorRecord, Event, RequestRecord, SourceRecord, Target};
+use crate::registry::listener::{Listener, RepositoryEvent};
+use async_trait::async_trait;
+use drydock_spec::RepositoryName;
+use drydock_spec::notification::{ActorRecord, Event, RequestRecord, SourceRecord};
 
 pub struct Bridge {
     #[cfg(feature = "sim-mutants")]
-    mutants: crate::mutants::Mutants,
+    pub(crate) mutants: crate::mutants::Mutants,
     broadcaster: Broadcaster,
     env: Env,
     request: RequestRecord,
@@ -20,29 +22,35 @@ pub struct Bridge {
 }
 
 impl Bridge {
-    /// The bridge for one request to `registry`; `base` is `scheme://host`
-    /// for the URLs in events.
-    pub fn for_request(registry: &Registry, request: RequestRecord, base: String) -> Bridge {
+    /// The bridge for one request; `base` is `scheme://host` for the URLs in
+    /// events.
+    pub fn new(
+        broadcaster: Broadcaster,
+        env: Env,
+        request: RequestRecord,
+        source: SourceRecord,
+        base: String,
+    ) -> Bridge {
         Bridge {
             #[cfg(feature = "sim-mutants")]
-            mutants: registry.mutants.clone(),
-            broadcaster: registry.notifications.clone(),
-            env: registry.env.clone(),
+            mutants: broadcaster.mutants.clone(),
+            broadcaster,
+            env,
             request,
-            source: SourceRecord { addr: registry.source_addr.clone(), instance_id: registry.instance_id.clone() },
+            source,
             base,
         }
     }
+}
 
-    pub fn listener(&self) -> Listener<'_> {
-        Listener { base: &self.base }
-    }
-
+#[async_trait]
+impl Listener for Bridge {
     /// Records one event; returns once it is durable.
-    pub async fn emit(&self, action: Action, target: Target) -> Result<()> {
+    async fn record(&self, repo: &RepositoryName, event: RepositoryEvent) -> Result<()> {
         if self.broadcaster.is_empty() {
             return Ok(());
         }
+        let (action, target) = target(&self.base, repo, &event);
         let now = self.env.now();
         let event = Event {
             id: self.env.new_uuid(),

@@ -27,6 +27,8 @@ pub enum RegistryError {
     ManifestBlobUnknown(Digest),
     #[error("tag {tag} no longer points at {expected}")]
     PreconditionFailed { tag: String, expected: String },
+    #[error("deletes are disabled on this registry")]
+    DeletesDisabled,
     #[error("repository {0} is not known")]
     NameUnknown(String),
     #[error(transparent)]
@@ -54,6 +56,7 @@ impl RegistryError {
             RegistryError::ManifestInvalid(_) => ErrorCode::ManifestInvalid,
             RegistryError::ManifestBlobUnknown(_) => ErrorCode::ManifestBlobUnknown,
             RegistryError::NameUnknown(_) => ErrorCode::NameUnknown,
+            RegistryError::DeletesDisabled => ErrorCode::Unsupported,
             RegistryError::Storage(e) if e.is_not_found() => ErrorCode::NameUnknown,
             RegistryError::Storage(_) => ErrorCode::Unavailable,
             RegistryError::Body(_) => ErrorCode::SizeInvalid,

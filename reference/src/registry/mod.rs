@@ -8,15 +8,16 @@ pub mod catalog;
 pub mod error;
 pub mod gc;
 pub mod linked_blob_store;
+pub mod listener;
 pub mod manifest_store;
 pub mod paths;
 pub mod purge;
 pub mod referrers;
+pub mod repository;
 pub mod tag_store;
 pub mod upload_token;
 
 use crate::env::Env;
-use crate::notifications::Broadcaster;
 use crate::storage::StorageDriver;
 use blob_store::BlobStore;
 use blob_writer::BlobWriter;
@@ -27,7 +28,13 @@ use std::sync::Arc;
 use tag_store::TagStore;
 use upload_token::TokenSigner;
 
-/// Everything a request handler needs, cheap to clone.
+pub use listener::{Listener, NoListener, RepositoryEvent};
+pub use repository::Repository;
+
+/// The storage model over one driver, cheap to clone. Protocol operations
+/// go through [`Registry::repository`]; the stores are public for the
+/// maintenance that works across repositories (purge, garbage collection)
+/// and for reads that need no more than a link check.
 #[derive(Clone)]
 pub struct Registry {
     pub driver: Arc<dyn StorageDriver>,
@@ -38,14 +45,6 @@ pub struct Registry {
     pub uploads: BlobWriter,
     pub tokens: TokenSigner,
     pub delete_enabled: bool,
-    /// Identifies this process in logs and event sources; new every start.
-    pub instance_id: String,
-    /// Where events go; empty unless endpoints are configured.
-    pub notifications: Broadcaster,
-    /// `host:port` this instance reports as its event source.
-    pub source_addr: String,
-    /// `http` or `https`, for URLs in events.
-    pub scheme: &'static str,
     /// Deliberate bugs the simulator can switch on.
     #[cfg(feature = "sim-mutants")]
     pub mutants: crate::mutants::Mutants,
@@ -63,12 +62,7 @@ impl Registry {
             tags: TagStore::new(driver.clone()),
             referrers: ReferrersStore::new(driver.clone(), blobs.clone()),
         };
-        let instance_id = env.new_uuid();
         Registry {
-            notifications: Broadcaster::new(driver.clone(), &instance_id, Vec::new()),
-            instance_id,
-            source_addr: String::new(),
-            scheme: "http",
             #[cfg(feature = "sim-mutants")]
             mutants: Default::default(),
             uploads: BlobWriter::new(driver.clone()),
@@ -82,21 +76,7 @@ impl Registry {
         }
     }
 
-    /// Sends events to these endpoints (recorded in this registry's storage).
-    pub fn with_notifications(mut self, endpoints: Vec<crate::notifications::EndpointConfig>) -> Registry {
-        self.notifications = Broadcaster::new(self.driver.clone(), &self.instance_id, endpoints);
-        #[cfg(feature = "sim-mutants")]
-        {
-            self.notifications.mutants = self.mutants.clone();
-        }
-        self
-    }
-
     pub fn tags(&self) -> &TagStore {
         &self.manifests.tags
-    }
-
-    pub fn referrers(&self) -> &ReferrersStore {
-        &self.manifests.referrers
     }
 }

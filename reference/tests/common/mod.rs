@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use drydock_reference::storage::{InMemoryDriver, StorageDriver};
-use drydock_reference::{Clock, Env, Registry};
+use drydock_reference::{Clock, Env, Instance, InstanceConfig};
 use drydock_spec::{Algorithm, Digest};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -22,19 +22,18 @@ impl Clock for TestClock {
 
 /// Starts an instance on a loopback port; returns its address.
 pub async fn start(driver: Arc<dyn StorageDriver>, seed: u8, secret: &[u8]) -> SocketAddr {
-    serve(Registry::new(driver, Env::new(Arc::new(TestClock), [seed; 32]), secret, true)).await
+    serve(Instance::new(InstanceConfig::new(driver, Env::new(Arc::new(TestClock), [seed; 32]), secret))).await
 }
 
-/// Serves `registry` on a loopback port; returns its address.
-pub async fn serve(registry: Registry) -> SocketAddr {
+/// Serves `instance` on a loopback port; returns its address.
+pub async fn serve(instance: Instance) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
             let (stream, peer) = listener.accept().await.unwrap();
-            let registry = registry.clone();
             tokio::spawn(drydock_reference::http::serve_connection(
-                registry,
+                instance.clone(),
                 stream,
                 peer.to_string(),
                 std::future::pending(),

@@ -1,0 +1,71 @@
+//! One registry process: its storage model, its webhook pipeline and its
+//! identity. `drydock serve`, the simulator and the tests all build theirs
+//! with [`Instance::new`], so they run the same wiring.
+
+use crate::env::Env;
+use crate::notifications::{Broadcaster, EndpointConfig};
+use crate::registry::Registry;
+use crate::storage::StorageDriver;
+use std::sync::Arc;
+
+/// What an instance is made from.
+pub struct InstanceConfig {
+    pub driver: Arc<dyn StorageDriver>,
+    pub env: Env,
+    /// Signs upload state; instances sharing storage must share it.
+    pub secret: Vec<u8>,
+    pub delete_enabled: bool,
+    /// Webhook endpoints; their queues live in `driver`.
+    pub endpoints: Vec<EndpointConfig>,
+    /// `host:port` this instance reports as its event source.
+    pub source_addr: String,
+    /// `http` or `https`, for URLs in events.
+    pub scheme: &'static str,
+}
+
+impl InstanceConfig {
+    /// Deletes enabled, no webhooks, plain HTTP.
+    pub fn new(driver: Arc<dyn StorageDriver>, env: Env, secret: &[u8]) -> InstanceConfig {
+        InstanceConfig {
+            driver,
+            env,
+            secret: secret.to_vec(),
+            delete_enabled: true,
+            endpoints: Vec::new(),
+            source_addr: String::new(),
+            scheme: "http",
+        }
+    }
+}
+
+/// A running registry's parts, cheap to clone.
+#[derive(Clone)]
+pub struct Instance {
+    pub registry: Registry,
+    /// Where events go; empty unless endpoints are configured.
+    pub notifications: Broadcaster,
+    /// Identifies this process in logs and event sources; new every start.
+    pub instance_id: String,
+    pub source_addr: String,
+    pub scheme: &'static str,
+}
+
+impl Instance {
+    pub fn new(config: InstanceConfig) -> Instance {
+        let instance_id = config.env.new_uuid();
+        let registry = Registry::new(config.driver.clone(), config.env, &config.secret, config.delete_enabled);
+        #[allow(unused_mut)]
+        let mut notifications = Broadcaster::new(config.driver, &instance_id, config.endpoints);
+        #[cfg(feature = "sim-mutants")]
+        {
+            notifications.mutants = registry.mutants.clone();
+        }
+        Instance { registry, notifications, instance_id, source_addr: config.source_addr, scheme: config.scheme }
+    }
+
+    /// The simulator's switches for deliberate bugs (shared by every part).
+    #[cfg(feature = "sim-mutants")]
+    pub fn mutants(&self) -> &crate::mutants::Mutants {
+        &self.registry.mutants
+    }
+}

@@ -1,0 +1,454 @@
+//! One repository's protocol operations, each a whole method: commit an
+//! upload, mount, put or delete a manifest, delete a tag, list tags. Each
+//! owns its entire sequence — touch, verify, adopt, link, clean up, delete
+//! policy — and reports its event to the listener it was made with before
+//! returning. HTTP handlers only parse, call one of these, and render.
+
+use super::Registry;
+use super::blob_store::VERIFY_WHOLE_MAX;
+use super::blob_writer::{ChunkBounds, Sealed, UploadInfo};
+use super::error::{RegistryError, Result};
+use super::listener::{Listener, RepositoryEvent};
+use super::manifest_store::StoredManifest;
+use super::referrers::Referrer;
+use super::{paths, tag_store::TagStore};
+use bytes::Bytes;
+use drydock_spec::{Digest, Manifest, Reference, RepositoryName, Tag};
+use futures_util::Stream;
+
+/// A blob as a repository holds it.
+pub struct Blob {
+    pub digest: Digest,
+    pub size: u64,
+    /// The whole content, verified, for blobs up to [`VERIFY_WHOLE_MAX`];
+    /// larger ones are streamed (and verified as they stream).
+    pub content: Option<Bytes>,
+}
+
+/// A repository of `registry`, reporting to `listener`.
+pub struct Repository<'a> {
+    registry: &'a Registry,
+    name: RepositoryName,
+    listener: &'a dyn Listener,
+}
+
+impl Registry {
+    pub fn repository<'a>(&'a self, name: RepositoryName, listener: &'a dyn Listener) -> Repository<'a> {
+        Repository { registry: self, name, listener }
+    }
+}
+
+impl Repository<'_> {
+    pub fn name(&self) -> &RepositoryName {
+        &self.name
+    }
+
+    async fn record(&self, event: RepositoryEvent) -> Result<()> {
+        self.listener.record(&self.name, event).await
+    }
+
+    fn tags_store(&self) -> &TagStore {
+        &self.registry.manifests.tags
+    }
+
+    fn deletes_allowed(&self) -> Result<()> {
+        if self.registry.delete_enabled { Ok(()) } else { Err(RegistryError::DeletesDisabled) }
+    }
+
+    // Uploads.
+
+    pub async fn start_upload(&self) -> Result<UploadInfo> {
+        let id = self.registry.env.new_uuid();
+        self.registry.uploads.start(&self.name, &id, self.registry.env.now()).await
+    }
+
+    pub async fn upload_status(&self, id: &str) -> Result<UploadInfo> {
+        self.registry.uploads.status(&self.name, id).await
+    }
+
+    /// Appends a chunk within `bounds`; the upload's new size.
+    pub async fn write_upload<S, E>(&self, id: &str, bounds: ChunkBounds, body: S) -> Result<u64>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        #[cfg(feature = "sim-mutants")]
+        let bounds = if self.registry.mutants.upload_offset_from_request() {
+            ChunkBounds { start: None, ..bounds }
+        } else {
+            bounds
+        };
+        self.registry.uploads.write(&self.name, id, bounds, body).await
+    }
+
+    pub async fn cancel_upload(&self, id: &str) -> Result<()> {
+        self.registry.uploads.cancel(&self.name, id).await
+    }
+
+    /// Closes upload `id` as blob `digest`: appends the last body, seals and
+    /// verifies the upload, touches the blob (for garbage collection),
+    /// adopts exactly the verified bytes, links the blob here, removes the
+    /// upload, reports the push. Returns the blob's size.
+    pub async fn commit_upload<S, E>(&self, id: &str, digest: &Digest, body: S) -> Result<u64>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        #[cfg(feature = "sim-mutants")]
+        if self.registry.mutants.commit_without_seal() {
+            return self.commit_upload_unsealed(id, digest, body).await;
+        }
+        let r = self.registry;
+        let sealed = r.uploads.commit(&self.name, id, digest, body).await?;
+        r.blobs.touch(digest, r.env.now()).await?;
+        let size = match sealed {
+            Sealed::Verified { path, size } => match r.blobs.adopt(&path, digest).await {
+                Ok(()) => size,
+                // A commit racing this one adopted the same verified bytes.
+                Err(e) if e.is_not_found() && r.blobs.size(digest).await? == Some(size) => size,
+                Err(e) => return Err(e.into()),
+            },
+            Sealed::Adopted { size } => size,
+        };
+        self.finish_commit(id, digest, size).await
+    }
+
+    async fn finish_commit(&self, id: &str, digest: &Digest, size: u64) -> Result<u64> {
+        self.registry.layers.link(&self.name, digest).await?;
+        self.registry.uploads.discard(&self.name, id).await;
+        self.record(RepositoryEvent::BlobPushed { digest: digest.clone(), size }).await?;
+        Ok(size)
+    }
+
+    /// The commit as distribution does it, for the `commit-without-seal`
+    /// mutant: verify the upload where it lies, then move it into the blob
+    /// store unless a blob is already there.
+    #[cfg(feature = "sim-mutants")]
+    async fn commit_upload_unsealed<S, E>(&self, id: &str, digest: &Digest, body: S) -> Result<u64>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let r = self.registry;
+        let Sealed::Verified { path, size } = r.uploads.commit_unsealed(&self.name, id, digest, body).await? else {
+            return Err(RegistryError::UploadUnknown(id.to_owned()));
+        };
+        r.blobs.touch(digest, r.env.now()).await?;
+        if r.blobs.size(digest).await?.is_none() {
+            r.blobs.adopt(&path, digest).await?;
+        }
+        self.finish_commit(id, digest, size).await
+    }
+
+    /// A whole blob in one request: an upload only this request knows, so
+    /// any failure (a cut body, a wrong digest) removes it again.
+    pub async fn push_blob<S, E>(&self, digest: &Digest, body: S) -> Result<u64>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let upload = self.start_upload().await?;
+        let result = self.commit_upload(&upload.id, digest, body).await;
+        if result.is_err() {
+            self.registry.uploads.discard(&self.name, &upload.id).await;
+        }
+        result
+    }
+
+    /// Links `digest` here from `from` (which must hold it) or, without
+    /// `from`, from anywhere it is stored. The blob's size if the link was
+    /// really made; `None` if it cannot be mounted.
+    pub async fn mount(&self, digest: &Digest, from: Option<&RepositoryName>) -> Result<Option<u64>> {
+        let r = self.registry;
+        let available = match from {
+            Some(from) => r.layers.size(from, digest).await?.is_some(),
+            None => r.blobs.size(digest).await?.is_some(),
+        };
+        if !available {
+            return Ok(None);
+        }
+        r.blobs.touch(digest, r.env.now()).await?;
+        r.layers.link(&self.name, digest).await?;
+        // Gone meanwhile (a collection): the link leads nowhere, so no mount.
+        let Some(size) = r.layers.size(&self.name, digest).await? else { return Ok(None) };
+        let from = from.cloned();
+        self.record(RepositoryEvent::BlobMounted { digest: digest.clone(), size, from }).await?;
+        Ok(Some(size))
+    }
+
+    // Blobs.
+
+    /// The blob as this repository holds it; `BlobUnknown` if it is not
+    /// linked here, not stored, or (small ones) damaged.
+    pub async fn blob(&self, digest: &Digest) -> Result<Blob> {
+        let unknown = || RegistryError::BlobUnknown(digest.clone());
+        let size = self.registry.layers.size(&self.name, digest).await?.ok_or_else(unknown)?;
+        let content = if size <= VERIFY_WHOLE_MAX {
+            let bytes = self.registry.blobs.get_verified(digest).await?;
+            Some(bytes.filter(|b| b.len() as u64 == size).ok_or_else(unknown)?)
+        } else {
+            None
+        };
+        Ok(Blob { digest: digest.clone(), size, content })
+    }
+
+    /// Reports that `blob` is being served.
+    pub async fn pulled(&self, blob: &Blob) -> Result<()> {
+        self.record(RepositoryEvent::BlobPulled { digest: blob.digest.clone(), size: blob.size }).await
+    }
+
+    /// Unlinks the blob from this repository (its content stays for others).
+    pub async fn delete_blob(&self, digest: &Digest) -> Result<()> {
+        self.deletes_allowed()?;
+        let layers = &self.registry.layers;
+        if layers.size(&self.name, digest).await?.is_none() || !layers.unlink(&self.name, digest).await? {
+            return Err(RegistryError::BlobUnknown(digest.clone()));
+        }
+        self.record(RepositoryEvent::BlobDeleted { digest: digest.clone() }).await
+    }
+
+    // Manifests and tags.
+
+    /// Validates and stores `manifest` (see `ManifestStore::put`), points
+    /// `tag` at it when given (with `if_match`, only if the tag still points
+    /// there), reports the push. Returns its digest.
+    pub async fn put_manifest(
+        &self,
+        manifest: Manifest,
+        digest_in_url: Option<&Digest>,
+        tag: Option<&Tag>,
+        if_match: Option<&Digest>,
+    ) -> Result<Digest> {
+        let (media_type, size) = (manifest.media_type().to_owned(), manifest.raw().len() as u64);
+        let now = self.registry.env.now();
+        let tagged = tag.map(|t| (t, if_match));
+        let digest = self.registry.manifests.put(&self.name, manifest, digest_in_url, tagged, now).await?;
+        let tag = tag.cloned();
+        self.record(RepositoryEvent::ManifestPushed { media_type, digest: digest.clone(), size, tag }).await?;
+        Ok(digest)
+    }
+
+    /// The manifest `reference` names; with `pull`, reports it as pulled.
+    pub async fn manifest(&self, reference: &Reference, pull: bool) -> Result<StoredManifest> {
+        let digest = match reference {
+            Reference::Digest(d) => d.clone(),
+            Reference::Tag(t) => self.registry.manifests.resolve_tag(&self.name, t).await?,
+        };
+        let m = self.registry.manifests.get(&self.name, &digest).await?;
+        if pull {
+            let tag = match reference {
+                Reference::Tag(t) => Some(t.clone()),
+                Reference::Digest(_) => None,
+            };
+            let (media_type, size) = (m.media_type.clone(), m.body.len() as u64);
+            self.record(RepositoryEvent::ManifestPulled { media_type, digest, size, tag }).await?;
+        }
+        Ok(m)
+    }
+
+    /// Deletes a manifest revision and every tag pointing at it, reporting
+    /// each.
+    pub async fn delete_manifest(&self, digest: &Digest) -> Result<()> {
+        self.deletes_allowed()?;
+        let tags = self.registry.manifests.delete(&self.name, digest).await?;
+        self.record(RepositoryEvent::ManifestDeleted { digest: digest.clone() }).await?;
+        for tag in tags {
+            self.record(RepositoryEvent::TagDeleted { tag }).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes a tag (the manifest stays).
+    pub async fn delete_tag(&self, tag: &Tag) -> Result<()> {
+        self.deletes_allowed()?;
+        if !self.tags_store().delete(&self.name, tag).await? {
+            return Err(RegistryError::ManifestUnknown(tag.to_string()));
+        }
+        self.record(RepositoryEvent::TagDeleted { tag: tag.clone() }).await
+    }
+
+    /// Every tag, sorted; `NameUnknown` if the repository does not exist
+    /// (a failing backend is an error of its own, never "unknown").
+    pub async fn tags(&self) -> Result<Vec<String>> {
+        match self.registry.driver.stat(&paths::repository(&self.name)).await {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => return Err(RegistryError::NameUnknown(self.name.to_string())),
+            Err(e) => return Err(e.into()),
+        }
+        self.tags_store().list(&self.name).await
+    }
+
+    pub async fn referrers(&self, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<Referrer>> {
+        self.registry.manifests.referrers.list(&self.name, subject, artifact_type).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::testing::env;
+    use crate::storage::InMemoryDriver;
+    use async_trait::async_trait;
+    use std::sync::{Arc, Mutex};
+
+    /// Keeps every event; fails every record while `refuse` is set.
+    #[derive(Default)]
+    struct Recorder {
+        events: Mutex<Vec<(String, RepositoryEvent)>>,
+        refuse: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait]
+    impl Listener for Recorder {
+        async fn record(&self, repo: &RepositoryName, event: RepositoryEvent) -> Result<()> {
+            if self.refuse.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(crate::storage::StorageError::Io {
+                    path: "/queue".into(),
+                    source: std::io::Error::other("queue unavailable"),
+                }
+                .into());
+            }
+            self.events.lock().unwrap().push((repo.to_string(), event));
+            Ok(())
+        }
+    }
+
+    impl Recorder {
+        fn take(&self) -> Vec<(String, RepositoryEvent)> {
+            std::mem::take(&mut *self.events.lock().unwrap())
+        }
+    }
+
+    fn registry(delete_enabled: bool) -> Registry {
+        Registry::new(Arc::new(InMemoryDriver::new()), env(), b"k", delete_enabled)
+    }
+
+    fn body(data: &[u8]) -> impl Stream<Item = std::result::Result<Bytes, std::io::Error>> + Unpin + Send {
+        futures_util::stream::iter(vec![Ok(Bytes::copy_from_slice(data))])
+    }
+
+    fn name(s: &str) -> RepositoryName {
+        RepositoryName::parse(s).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_commit_stores_links_cleans_up_and_reports_once() {
+        let (r, events) = (registry(true), Recorder::default());
+        let repo = r.repository(name("a/b"), &events);
+        let upload = repo.start_upload().await.unwrap();
+        assert_eq!(repo.write_upload(&upload.id, ChunkBounds::default(), body(b"hello ")).await.unwrap(), 6);
+        let d = Digest::of(drydock_spec::Algorithm::Sha256, b"hello world");
+        assert_eq!(repo.commit_upload(&upload.id, &d, body(b"world")).await.unwrap(), 11);
+        assert_eq!(events.take(), [("a/b".to_owned(), RepositoryEvent::BlobPushed { digest: d.clone(), size: 11 })]);
+        assert_eq!(repo.blob(&d).await.unwrap().content.as_deref(), Some(&b"hello world"[..]));
+        assert!(matches!(repo.upload_status(&upload.id).await, Err(RegistryError::UploadUnknown(_))));
+        assert!(r.uploads.ids(&name("a/b")).await.unwrap().is_empty(), "the upload is removed");
+    }
+
+    #[tokio::test]
+    async fn a_failed_push_stores_nothing_reports_nothing_and_leaves_no_upload() {
+        let (r, events) = (registry(true), Recorder::default());
+        let repo = r.repository(name("a/b"), &events);
+        let wrong = Digest::of(drydock_spec::Algorithm::Sha256, b"other");
+        assert!(matches!(repo.push_blob(&wrong, body(b"content")).await, Err(RegistryError::DigestMismatch { .. })));
+        assert!(events.take().is_empty());
+        assert!(r.uploads.ids(&name("a/b")).await.unwrap().is_empty());
+        assert!(matches!(repo.blob(&wrong).await, Err(RegistryError::BlobUnknown(_))));
+    }
+
+    #[tokio::test]
+    async fn an_event_that_cannot_be_recorded_fails_the_operation() {
+        let (r, events) = (registry(true), Recorder::default());
+        let repo = r.repository(name("a/b"), &events);
+        events.refuse.store(true, std::sync::atomic::Ordering::Relaxed);
+        let d = Digest::of(drydock_spec::Algorithm::Sha256, b"x");
+        assert!(matches!(repo.push_blob(&d, body(b"x")).await, Err(RegistryError::Storage(_))));
+    }
+
+    #[tokio::test]
+    async fn mounts_report_their_source_and_need_the_blob_there() {
+        let (r, events) = (registry(true), Recorder::default());
+        let d = Digest::of(drydock_spec::Algorithm::Sha256, b"layer");
+        r.repository(name("src"), &events).push_blob(&d, body(b"layer")).await.unwrap();
+        events.take();
+        let dst = r.repository(name("dst"), &events);
+        assert_eq!(dst.mount(&d, Some(&name("elsewhere"))).await.unwrap(), None);
+        assert!(events.take().is_empty(), "a mount that did not happen reports nothing");
+        assert_eq!(dst.mount(&d, Some(&name("src"))).await.unwrap(), Some(5));
+        let from = Some(name("src"));
+        assert_eq!(events.take(), [("dst".to_owned(), RepositoryEvent::BlobMounted { digest: d, size: 5, from })]);
+    }
+
+    #[tokio::test]
+    async fn manifest_push_pull_and_delete_report_each_step() {
+        let (r, events) = (registry(true), Recorder::default());
+        let repo = r.repository(name("img"), &events);
+        let config = Digest::of(drydock_spec::Algorithm::Sha256, b"{}");
+        repo.push_blob(&config, body(b"{}")).await.unwrap();
+        let raw = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": drydock_spec::media_type::OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+            "layers": [],
+        }))
+        .unwrap();
+        let tag = Tag::parse("v1").unwrap();
+        let manifest = Manifest::parse(raw.clone(), None).unwrap();
+        events.take();
+        let d = repo.put_manifest(manifest, None, Some(&tag), None).await.unwrap();
+        let m = repo.manifest(&Reference::Tag(tag.clone()), true).await.unwrap();
+        assert_eq!(m.body, raw);
+        repo.manifest(&Reference::Digest(d.clone()), false).await.unwrap();
+        repo.delete_manifest(&d).await.unwrap();
+        let media_type = drydock_spec::media_type::OCI_MANIFEST.to_owned();
+        let size = raw.len() as u64;
+        let got: Vec<RepositoryEvent> = events.take().into_iter().map(|(_, e)| e).collect();
+        assert_eq!(
+            got,
+            [
+                RepositoryEvent::ManifestPushed {
+                    media_type: media_type.clone(),
+                    digest: d.clone(),
+                    size,
+                    tag: Some(tag.clone())
+                },
+                RepositoryEvent::ManifestPulled { media_type, digest: d.clone(), size, tag: Some(tag.clone()) },
+                RepositoryEvent::ManifestDeleted { digest: d.clone() },
+                RepositoryEvent::TagDeleted { tag: tag.clone() },
+            ]
+        );
+        assert!(matches!(repo.manifest(&Reference::Tag(tag), false).await, Err(RegistryError::ManifestUnknown(_))));
+    }
+
+    #[tokio::test]
+    async fn a_manifest_over_missing_blobs_is_refused_and_not_reported() {
+        let (r, events) = (registry(true), Recorder::default());
+        let repo = r.repository(name("img"), &events);
+        let absent = Digest::of(drydock_spec::Algorithm::Sha256, b"absent");
+        let raw = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": drydock_spec::media_type::OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": absent, "size": 6},
+            "layers": [],
+        }))
+        .unwrap();
+        let manifest = Manifest::parse(raw, None).unwrap();
+        let refused = repo.put_manifest(manifest, None, Some(&Tag::parse("t").unwrap()), None).await;
+        assert!(matches!(refused, Err(RegistryError::ManifestBlobUnknown(_))));
+        assert!(events.take().is_empty());
+        assert!(matches!(repo.tags().await, Err(RegistryError::NameUnknown(_))));
+    }
+
+    #[tokio::test]
+    async fn deletes_follow_the_registry_policy() {
+        let (r, events) = (registry(false), Recorder::default());
+        let repo = r.repository(name("a"), &events);
+        let d = Digest::of(drydock_spec::Algorithm::Sha256, b"keep");
+        repo.push_blob(&d, body(b"keep")).await.unwrap();
+        events.take();
+        assert!(matches!(repo.delete_blob(&d).await, Err(RegistryError::DeletesDisabled)));
+        assert!(matches!(repo.delete_tag(&Tag::parse("t").unwrap()).await, Err(RegistryError::DeletesDisabled)));
+        assert!(events.take().is_empty());
+        assert_eq!(repo.blob(&d).await.unwrap().size, 4);
+    }
+}
