@@ -234,6 +234,14 @@ impl Ctx {
         Ok(Self::path_of(expect_header(&r, "location")?))
     }
 
+    /// Starts an upload holding `first` (one PATCH); its location path.
+    pub async fn upload_with(&self, repo: &str, first: &[u8]) -> Result<String, Stop> {
+        let location = self.start_upload(repo).await?;
+        let r = self.patch_chunk(&location, 0, first).await?;
+        expect_status(&r, &[202])?;
+        Ok(r.header("location").map(Self::path_of).unwrap_or(location))
+    }
+
     /// Pushes a blob with POST then PUT; returns its digest.
     pub async fn push_blob(&self, repo: &str, data: &[u8]) -> Result<Digest, Stop> {
         self.push_blob_as(repo, data, Algorithm::Sha256).await

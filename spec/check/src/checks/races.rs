@@ -18,14 +18,14 @@ pub fn checks() -> Vec<Check> {
     vec![
         check!(
             "races/patch-vs-closing-put",
-            "spec §Pushing blobs in chunks (integrity beyond the spec)",
+            "spec §Pushing a blob in chunks (integrity beyond the spec)",
             Oci10,
             "a PATCH racing the closing PUT never stores bytes that do not match the digest; a clean re-push reads back",
             patch_vs_closing_put
         ),
         check!(
             "races/two-closing-puts",
-            "spec §Pushing blobs in chunks (integrity beyond the spec)",
+            "spec §Pushing a blob in chunks (integrity beyond the spec)",
             Oci10,
             "two closing PUTs racing on one upload store the blob once, intact, and never answer 5xx",
             two_closing_puts
@@ -38,14 +38,6 @@ pub fn checks() -> Vec<Check> {
             patch_vs_cancel
         ),
     ]
-}
-
-/// An upload holding `first`; its location.
-async fn upload_with(ctx: &Ctx, repo: &str, first: &[u8]) -> Result<String, crate::harness::Stop> {
-    let location = ctx.start_upload(repo).await?;
-    let r = ctx.patch_chunk(&location, 0, first).await?;
-    expect_status(&r, &[202])?;
-    Ok(r.header("location").map(Ctx::path_of).unwrap_or(location))
 }
 
 /// If `repo` serves `d`, it must hash to `d`.
@@ -71,7 +63,7 @@ async fn patch_vs_closing_put(ctx: &Ctx) -> Verdict {
         let first = ctx.unique_bytes(&format!("first-{round}"), 4096);
         let more = ctx.unique_bytes(&format!("more-{round}"), 1024);
         let d = Digest::of(Algorithm::Sha256, &first);
-        let location = upload_with(ctx, &repo, &first).await?;
+        let location = ctx.upload_with(&repo, &first).await?;
         let close = Ctx::with_query(&location, "digest", d.as_str());
         let (patch, put) =
             tokio::join!(ctx.patch_chunk(&location, 4096, &more), ctx.req(Method::PUT, &close, &[], Bytes::new()));
@@ -98,7 +90,7 @@ async fn two_closing_puts(ctx: &Ctx) -> Verdict {
     for round in 0..ROUNDS {
         let data = ctx.unique_bytes(&format!("data-{round}"), 8192);
         let d = Digest::of(Algorithm::Sha256, &data);
-        let location = upload_with(ctx, &repo, &data).await?;
+        let location = ctx.upload_with(&repo, &data).await?;
         let close = Ctx::with_query(&location, "digest", d.as_str());
         let (a, b) = tokio::join!(
             ctx.req(Method::PUT, &close, &[], Bytes::new()),
@@ -126,7 +118,7 @@ async fn patch_vs_cancel(ctx: &Ctx) -> Verdict {
     let repo = ctx.repo("race-patch-cancel");
     for round in 0..ROUNDS / 3 {
         let first = ctx.unique_bytes(&format!("cancel-{round}"), 2048);
-        let location = upload_with(ctx, &repo, &first).await?;
+        let location = ctx.upload_with(&repo, &first).await?;
         let more = ctx.unique_bytes(&format!("after-{round}"), 512);
         let (patch, cancel) = tokio::join!(
             ctx.patch_chunk(&location, 2048, &more),

@@ -28,6 +28,13 @@ pub fn checks() -> Vec<Check> {
             short_body
         ),
         check!(
+            "robustness/chunk-length-vs-range",
+            "spec §Pushing a blob in chunks",
+            Oci10,
+            "a chunk whose body is longer or shorter than its Content-Range is refused and appends nothing",
+            chunk_length_vs_range
+        ),
+        check!(
             "robustness/chunk-min-length",
             "spec §Pushing a blob in chunks (OCI-Chunk-Min-Length)",
             Oci11,
@@ -99,18 +106,10 @@ async fn cut_mid_patch(ctx: &Ctx) -> Verdict {
     let data = ctx.unique_bytes("blob", 4000);
     let location = ctx.start_upload(&repo).await?;
     send_truncated(ctx, "PATCH", &location, data.len(), &data[..1500]).await?;
-    let r = ctx.get(&location).await?;
-    expect_status(&r, &[204])?;
-    let range = expect_header(&r, "range")?;
-    let stored: usize = match range.split_once('-').and_then(|(_, end)| end.parse::<usize>().ok()) {
-        Some(0) if range == "0-0" => 0,
-        Some(end) => end + 1,
-        None => return Err(fail(&r, "the Range header is not start-end")),
-    };
+    let (stored, location) = stored(ctx, &location).await?;
     if stored > 1500 {
-        return Err(fail(&r, format!("the upload claims {stored} bytes but only 1500 were sent")));
+        return Err(fail_plain(format!("the upload claims {stored} bytes but only 1500 were sent")));
     }
-    let location = Ctx::path_of(expect_header(&r, "location")?);
     let r = ctx.patch_chunk(&location, stored, &data[stored..]).await?;
     expect_status(&r, &[202])?;
     let d = Digest::of(Algorithm::Sha256, &data);
@@ -143,4 +142,80 @@ async fn chunk_min_length(ctx: &Ctx) -> Verdict {
         Some(v) if v.parse::<u64>().is_ok_and(|n| n > 0) => Ok(()),
         Some(v) => Err(fail(&r, format!("OCI-Chunk-Min-Length {v:?} is not a positive integer"))),
     }
+}
+
+/// Sends a PATCH whose body goes out with `Transfer-Encoding: chunked` (no
+/// `Content-Length`, so only `Content-Range` says how long it is); the
+/// answer's status code.
+async fn patch_chunked(ctx: &Ctx, location: &str, range: &str, body: &[u8]) -> Result<u16, crate::harness::Stop> {
+    let writing = |e: std::io::Error| fail_plain(format!("writing the chunked PATCH: {e}"));
+    let mut io = ctx.client.connect().await?;
+    let mut request = format!(
+        "PATCH {location} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/octet-stream\r\n\
+         Content-Range: {range}\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ctx.client.target.authority()
+    )
+    .into_bytes();
+    for piece in body.chunks(64) {
+        request.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        request.extend_from_slice(piece);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    io.write_all(&request).await.map_err(writing)?;
+    io.flush().await.map_err(writing)?;
+    let mut answer = Vec::new();
+    match tokio::time::timeout(crate::client::REQUEST_TIMEOUT, io.read_to_end(&mut answer)).await {
+        Err(_) => return Err(fail_plain("no answer to a chunked PATCH")),
+        Ok(Err(e)) if answer.is_empty() => return Err(fail_plain(format!("reading the answer: {e}"))),
+        Ok(_) => {}
+    }
+    std::str::from_utf8(answer.get(9..12).unwrap_or_default()).ok().and_then(|s| s.parse().ok()).ok_or_else(|| {
+        fail_plain(format!("not an HTTP answer: {:?}", String::from_utf8_lossy(&answer[..answer.len().min(80)])))
+    })
+}
+
+/// How many bytes the upload at `location` holds, by its status.
+async fn stored(ctx: &Ctx, location: &str) -> Result<(usize, String), crate::harness::Stop> {
+    let r = ctx.get(location).await?;
+    expect_status(&r, &[204])?;
+    let range = expect_header(&r, "range")?;
+    let end = range.split_once('-').and_then(|(_, end)| end.parse::<usize>().ok());
+    let size = match end {
+        Some(0) if range == "0-0" => 0,
+        Some(end) => end + 1,
+        None => return Err(fail(&r, "the Range header is not start-end")),
+    };
+    Ok((size, Ctx::path_of(r.header("location").unwrap_or(location))))
+}
+
+async fn chunk_length_vs_range(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("chunk-length");
+    let data = ctx.unique_bytes("data", 20);
+    let location = ctx.upload_with(&repo, &data[..10]).await?;
+    for (range, len) in [("10-19", 100), ("10-109", 10), ("10-19", 11), ("10-19", 9)] {
+        let status = patch_chunked(ctx, &location, range, &vec![b'x'; len]).await?;
+        let what = format!("Content-Range {range} with a {len}-byte chunked body answered {status}");
+        let r = ctx.get(&location).await?;
+        if r.status != 204 {
+            return Err(fail(&r, format!("{what}; the upload's status then answers {}, not 204", r.status.as_u16())));
+        }
+        let (size, _) = stored(ctx, &location).await?;
+        if (200..300).contains(&status) || size != 10 {
+            return Err(fail_plain(format!("{what} and the upload now holds {size} bytes (10 before)")));
+        }
+    }
+    // A chunk that matches its range is taken, and the blob is whole.
+    let (_, location) = stored(ctx, &location).await?;
+    let status = patch_chunked(ctx, &location, "10-19", &data[10..]).await?;
+    if status != 202 {
+        return Err(fail_plain(format!("a chunked PATCH matching its Content-Range 10-19 answered {status}")));
+    }
+    let (size, location) = stored(ctx, &location).await?;
+    if size != 20 {
+        return Err(fail_plain(format!("after a 10-byte chunk the upload holds {size} bytes, not 20")));
+    }
+    let d = Digest::of(Algorithm::Sha256, &data);
+    let r = ctx.req(Method::PUT, &Ctx::with_query(&location, "digest", d.as_str()), &[], vec![]).await?;
+    expect_status(&r, &[201])
 }
