@@ -1,5 +1,7 @@
 //! Removing abandoned uploads: every upload whose `startedat` is older than a
-//! cutoff, in every repository. Run on a timer (`run_periodically`) by
+//! cutoff, in every repository — a sealed one whose commit crashed included —
+//! and what writes interrupted by a crash left in the backend (the storage
+//! driver's stale temporaries). Run on a timer (`run_periodically`) by
 //! `drydock serve` and by the simulator's registry hosts.
 
 use super::Registry;
@@ -62,6 +64,11 @@ pub async fn run_periodically(registry: Registry, age: Duration, interval: Durat
             Ok(purged) if purged.is_empty() => tracing::debug!("upload purge: nothing to remove"),
             Ok(purged) => tracing::info!(removed = purged.len(), "upload purge removed abandoned uploads"),
             Err(e) => tracing::warn!(error = %e, "upload purge failed"),
+        }
+        match registry.driver.remove_stale_temporaries(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "upload purge removed temporary files left by interrupted writes"),
+            Err(e) => tracing::warn!(error = %e, "removing stale temporary files failed"),
         }
     }
 }

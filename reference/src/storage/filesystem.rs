@@ -119,6 +119,38 @@ impl StorageDriver for FilesystemDriver {
         Ok(Bytes::from(buf))
     }
 
+    /// Walks the whole root: temporaries can sit beside any object. Only
+    /// files named as this driver names its temporaries, and older than
+    /// `cutoff` (no write takes that long), are removed.
+    async fn remove_stale_temporaries(&self, cutoff: std::time::SystemTime) -> Result<u64> {
+        let mut removed = 0;
+        let mut dirs = vec![self.root.clone()];
+        while let Some(dir) = dirs.pop() {
+            let shown = dir.display().to_string();
+            let mut entries = match tokio::fs::read_dir(&dir).await {
+                Ok(e) => e,
+                // Removed while we walked (an upload finished, a tag went).
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err(&shown)(e)),
+            };
+            while let Some(entry) = entries.next_entry().await.map_err(io_err(&shown))? {
+                let Ok(kind) = entry.file_type().await else { continue };
+                if kind.is_dir() {
+                    dirs.push(entry.path());
+                    continue;
+                }
+                if !kind.is_file() || !entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                    continue;
+                }
+                let stale = entry.metadata().await.and_then(|m| m.modified()).is_ok_and(|t| t < cutoff);
+                if stale && tokio::fs::remove_file(entry.path()).await.is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     async fn remove_empty_dir(&self, path: &str) -> Result<bool> {
         let full = self.full(path)?;
         match tokio::fs::remove_dir(&full).await {
@@ -233,10 +265,40 @@ impl StorageDriver for FilesystemDriver {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn passes_the_driver_suite() {
         let dir = std::env::temp_dir().join(format!("drydock-fs-suite-{}", std::process::id()));
-        super::super::suite::run(std::sync::Arc::new(super::FilesystemDriver::new(&dir))).await;
+        super::super::suite::run(std::sync::Arc::new(FilesystemDriver::new(&dir))).await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn temporaries_a_crash_left_are_removed_once_stale() {
+        let dir = std::env::temp_dir().join(format!("drydock-fs-temps-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let d = FilesystemDriver::new(&dir);
+        d.put_content("/a/b/link", Bytes::from_static(b"kept")).await.unwrap();
+        // What a process killed between writing and renaming leaves.
+        let crashed = dir.join(format!("a/b/{TEMP_PREFIX}4242-7-link"));
+        std::fs::write(&crashed, b"half").unwrap();
+        let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        std::fs::File::options().write(true).open(&crashed).unwrap().set_modified(hour_ago).unwrap();
+        // A write in flight right now: too young to be stale.
+        let in_flight = dir.join(format!("a/{TEMP_PREFIX}4243-1-x"));
+        std::fs::write(&in_flight, b"writing").unwrap();
+        // An ordinary object that is merely old stays.
+        let old_object = dir.join("a/old");
+        std::fs::write(&old_object, b"object").unwrap();
+        std::fs::File::options().write(true).open(&old_object).unwrap().set_modified(hour_ago).unwrap();
+
+        let cutoff = SystemTime::now() - Duration::from_secs(60);
+        assert_eq!(d.remove_stale_temporaries(cutoff).await.unwrap(), 1);
+        assert!(!crashed.exists());
+        assert!(in_flight.exists() && old_object.exists());
+        assert_eq!(d.get_content("/a/b/link").await.unwrap(), "kept");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

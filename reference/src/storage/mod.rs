@@ -96,6 +96,14 @@ pub trait StorageDriver: Send + Sync + 'static {
     /// Removes an object or a subtree.
     async fn delete(&self, path: &str) -> Result<()>;
 
+    /// Removes what interrupted writes left behind (temporary files of a
+    /// process that crashed mid-write) last modified before `cutoff`;
+    /// returns how many. Drivers that write in place have none.
+    async fn remove_stale_temporaries(&self, cutoff: std::time::SystemTime) -> Result<u64> {
+        let _ = cutoff;
+        Ok(0)
+    }
+
     /// Removes a directory only if it holds nothing, atomically with respect
     /// to writers adding to it; `false` if it was not empty (or is absent).
     /// Drivers without real directories have nothing to remove.
