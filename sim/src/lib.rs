@@ -97,6 +97,9 @@ pub struct Outcome {
     pub scenario: String,
     pub seed: u64,
     pub mutant: bool,
+    /// Operations per client, when the run was shrunk (or asked) to fewer
+    /// than the scenario's own number.
+    pub budget: Option<usize>,
     pub violations: Vec<String>,
     pub fingerprint: String,
     pub trace: Vec<String>,
@@ -110,7 +113,13 @@ impl Outcome {
     /// The command that replays this run.
     pub fn replay_command(&self) -> String {
         let mutant = if self.mutant { " --mutant" } else { "" };
-        format!("drydock sim run --scenario {} --seeds {}..{}{mutant} --trace", self.scenario, self.seed, self.seed + 1)
+        let budget = self.budget.map(|b| format!(" --budget {b}")).unwrap_or_default();
+        format!(
+            "drydock sim run --scenario {} --seeds {}..{}{mutant}{budget} --trace",
+            self.scenario,
+            self.seed,
+            self.seed + 1
+        )
     }
 }
 
@@ -145,7 +154,22 @@ fn watch_panics() {
 
 /// Runs one `(scenario, seed)`.
 pub fn run(scenario: &Scenario, seed: u64, mutant: bool) -> Outcome {
-    let cfg = RunConfig { seed, mutant, mutant_kind: Some(scenario.mutant), trace: trace::Trace::default() };
+    run_with_budget(scenario, seed, mutant, None)
+}
+
+/// The shortest replay of a failing run of a generated scenario: the same
+/// seed with the fewest operations per client that still fails (each
+/// client's operations are a prefix of the full run's). `None` if the
+/// scenario is not generated or the seed passes.
+pub fn shrink(scenario: &Scenario, seed: u64, mutant: bool) -> Option<Outcome> {
+    let most = scenario.generated_ops?;
+    (1..=most).map(|budget| run_with_budget(scenario, seed, mutant, Some(budget))).find(|o| !o.passed())
+}
+
+/// Runs one `(scenario, seed)` with at most `budget` operations per client
+/// in a generated workload.
+pub fn run_with_budget(scenario: &Scenario, seed: u64, mutant: bool, budget: Option<usize>) -> Outcome {
+    let cfg = RunConfig { seed, mutant, mutant_kind: Some(scenario.mutant), budget, trace: trace::Trace::default() };
     watch_panics();
     PANICS.with(|p| *p.borrow_mut() = Some(Vec::new()));
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (scenario.run)(&cfg)));
@@ -161,6 +185,7 @@ pub fn run(scenario: &Scenario, seed: u64, mutant: bool) -> Outcome {
         scenario: scenario.name.to_owned(),
         seed,
         mutant,
+        budget: budget.filter(|_| scenario.generated_ops.is_some()),
         violations,
         fingerprint: cfg.trace.fingerprint(),
         trace: cfg.trace.lines(),

@@ -35,6 +35,22 @@ fn every_planted_bug_is_caught() {
     }
 }
 
+#[test]
+fn a_generated_failure_shrinks_to_a_shorter_run_that_still_fails() {
+    let s = drydock_sim::scenario("interleavings").unwrap();
+    let seed = (0..s.catch_within).find(|&seed| !run(&s, seed, true).passed()).expect("the mutant is caught");
+    let full = run(&s, seed, true);
+    let short = drydock_sim::shrink(&s, seed, true).expect("a failing generated run shrinks");
+    assert!(!short.passed());
+    let budget = short.budget.expect("a shrunk run records its budget");
+    assert!(budget < s.generated_ops.unwrap(), "shrinking kept all {budget} operations");
+    assert!(short.trace.len() < full.trace.len());
+    assert!(short.replay_command().contains(&format!("--budget {budget}")));
+    // The shrunk run replays exactly.
+    let again = drydock_sim::run_with_budget(&s, seed, true, Some(budget));
+    assert_eq!(again.fingerprint, short.fingerprint);
+}
+
 /// A world whose server task panics while a client waits on it.
 fn panicking_world(cfg: &drydock_sim::RunConfig) -> Vec<String> {
     let mut sim = drydock_sim::builder(cfg.seed).build();
@@ -59,6 +75,7 @@ fn a_panicking_server_task_fails_the_run() {
         mutant: Mutant::None,
         catch_within: 0,
         run: panicking_world,
+        generated_ops: None,
     };
     let outcome = run(&s, 0, false);
     assert!(outcome.violations.iter().any(|v| v.contains("handler bug")), "{:?}", outcome.violations);

@@ -34,6 +34,13 @@ enum Command {
         /// Run the scenario's deliberately wrong server instead of the real one.
         #[arg(long)]
         mutant: bool,
+        /// Operations per client in a generated scenario (replays a shrunk failure).
+        #[arg(long)]
+        budget: Option<usize>,
+        /// Shrink each failure of a generated scenario to the fewest operations
+        /// per client that still fail, and print that run's trace.
+        #[arg(long)]
+        shrink: bool,
     },
 }
 
@@ -81,7 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { scenario, seeds, jobs, trace, mutant } => {
+        Command::Run { scenario, seeds, jobs, trace, mutant, budget, shrink } => {
             let s = drydock_sim::scenario(&scenario)
                 .with_context(|| format!("no scenario {scenario:?}; see `drydock sim list`"))?;
             let seeds = parse_seeds(&seeds)?;
@@ -101,7 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                             if seed >= seeds.end {
                                 break;
                             }
-                            let outcome = drydock_sim::run(&s, seed, mutant);
+                            let outcome = drydock_sim::run_with_budget(&s, seed, mutant, budget);
                             requests.fetch_add(
                                 outcome.trace.iter().filter(|l| l.contains(" -> ")).count(),
                                 Ordering::Relaxed,
@@ -136,6 +143,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     println!("    {v}");
                 }
                 println!("    replay: {}", f.replay_command());
+                if shrink && let Some(short) = drydock_sim::shrink(&s, f.seed, f.mutant) {
+                    let ops = short.budget.unwrap_or_default();
+                    println!("    shrunk to {ops} operations per client ({} trace lines):", short.trace.len());
+                    for v in &short.violations {
+                        println!("      {v}");
+                    }
+                    for l in &short.trace {
+                        println!("      {l}");
+                    }
+                    println!("    replay: {}", short.replay_command());
+                }
             }
             println!(
                 "{} seeds in {elapsed:.2}s: {:.0} seeds/min, {:.0} simulated requests/s",

@@ -23,6 +23,7 @@ pub fn scenario() -> Scenario {
         mutant: Mutant::StatViaList,
         catch_within: 5,
         run,
+        generated_ops: None,
     }
 }
 

@@ -22,6 +22,7 @@ pub fn scenario() -> Scenario {
         mutant: Mutant::LostTagDelete,
         catch_within: 5,
         run,
+        generated_ops: None,
     }
 }
 

@@ -19,6 +19,7 @@ pub fn scenario() -> Scenario {
         mutant: Mutant::EventAfterResponse,
         catch_within: 20,
         run,
+        generated_ops: None,
     }
 }
 

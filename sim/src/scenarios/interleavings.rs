@@ -39,6 +39,7 @@ pub fn scenario() -> Scenario {
         mutant: Mutant::CommitWithoutSeal,
         catch_within: 10,
         run,
+        generated_ops: Some(OPS),
     }
 }
 
@@ -302,6 +303,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
         sim.host(name, move || host.clone().serve());
     }
     let world = Arc::new(World { pool: pool(cfg.seed), uploads: Mutex::default() });
+    let ops = cfg.budget.unwrap_or(OPS);
     for c in 0..CLIENTS {
         let name = format!("gen{c}");
         let mut actor = Actor {
@@ -310,7 +312,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
             world: world.clone(),
         };
         sim.client(name, async move {
-            for _ in 0..OPS {
+            for _ in 0..ops {
                 actor.step().await;
             }
             Ok(())

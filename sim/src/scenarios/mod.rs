@@ -69,6 +69,9 @@ pub struct RunConfig {
     pub mutant: bool,
     /// Which mutant the scenario plants.
     pub mutant_kind: Option<Mutant>,
+    /// Operations per client in a generated workload (`None`: the
+    /// scenario's own number). Shrinking a failure lowers it.
+    pub budget: Option<usize>,
     pub trace: Trace,
 }
 
@@ -93,6 +96,10 @@ pub struct Scenario {
     pub catch_within: u64,
     /// Runs the world; returns the oracle's violations.
     pub run: fn(&RunConfig) -> Vec<String>,
+    /// Operations per client, for a generated workload that honours
+    /// `RunConfig::budget` (so a failing seed can be shrunk); `None` for a
+    /// written story.
+    pub generated_ops: Option<usize>,
 }
 
 pub fn all() -> Vec<Scenario> {

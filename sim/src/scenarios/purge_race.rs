@@ -21,6 +21,7 @@ pub fn scenario() -> Scenario {
         mutant: Mutant::PurgeUnreadableUploads,
         catch_within: 10,
         run,
+        generated_ops: None,
     }
 }
 

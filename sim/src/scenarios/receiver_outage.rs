@@ -21,6 +21,7 @@ pub fn scenario() -> Scenario {
         mutant: Mutant::GiveUpOnDownReceiver,
         catch_within: 5,
         run,
+        generated_ops: None,
     }
 }
 

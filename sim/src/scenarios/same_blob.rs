@@ -18,6 +18,7 @@ pub fn scenario() -> Scenario {
         mutant: Mutant::NonAtomicBlobMove,
         catch_within: 10,
         run,
+        generated_ops: None,
     }
 }
 

@@ -31,6 +31,7 @@ pub fn scenario() -> Scenario {
         mutant: Mutant::UploadOffsetFromRequest,
         catch_within: 10,
         run,
+        generated_ops: None,
     }
 }
 
