@@ -65,16 +65,10 @@ pub(crate) async fn start(ctx: &Ctx<'_>, req: Request<Incoming>) -> HandlerResul
     let repository = ctx.repository();
     if let Some(mount) = ctx.query.get("mount") {
         let d = parse_digest(mount)?;
-        // An invalid `from` mounts nothing: a fresh session, as for a blob
-        // that is not there.
-        let from = match ctx.query.get("from").map(|f| RepositoryName::parse(f)) {
-            Some(Ok(from)) => Some(Some(from)),
-            Some(Err(_)) => None,
-            None => Some(None),
-        };
-        if let Some(from) = from
-            && repository.mount(&d, from.as_ref()).await?.is_some()
-        {
+        // An invalid `from` mounts nothing: a fresh session follows, as for
+        // a blob that is not there.
+        let from = ctx.query.get("from").map(|f| RepositoryName::parse(f).ok());
+        if !matches!(from, Some(None)) && repository.mount(&d, from.flatten().as_ref()).await?.is_some() {
             return Ok(created(&ctx.repo, &d));
         }
     }
