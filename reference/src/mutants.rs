@@ -16,6 +16,7 @@ struct Flags {
     purge_unreadable_uploads: AtomicBool,
     gc_without_grace: AtomicBool,
     commit_without_seal: AtomicBool,
+    serve_unverified: AtomicBool,
 }
 
 impl Mutants {
@@ -56,6 +57,16 @@ impl Mutants {
     /// does not match.
     pub fn commit_without_seal(&self) -> bool {
         self.0.commit_without_seal.load(Ordering::Relaxed)
+    }
+
+    /// Serve stored blobs as they are, without checking them against their
+    /// digest (as distribution does): damage from outside reaches clients.
+    pub fn serve_unverified(&self) -> bool {
+        self.0.serve_unverified.load(Ordering::Relaxed)
+    }
+
+    pub fn set_serve_unverified(&self, on: bool) {
+        self.0.serve_unverified.store(on, Ordering::Relaxed);
     }
 
     pub fn set_commit_without_seal(&self, on: bool) {

@@ -222,6 +222,7 @@ impl RegistryHost {
         m.set_purge_unreadable_uploads(self.mutant == Some(Mutant::PurgeUnreadableUploads));
         m.set_gc_without_grace(self.mutant == Some(Mutant::GcWithoutGrace));
         m.set_commit_without_seal(self.mutant == Some(Mutant::CommitWithoutSeal));
+        m.set_serve_unverified(self.mutant == Some(Mutant::ServeUnverified));
         instance.notifications.start_workers(Arc::new(SimConnector)).await.map_err(|e| e.to_string())?;
         self.trace.record(&self.name, format!("start instance {}", instance.instance_id));
         let registry = &instance.registry;

@@ -79,10 +79,10 @@ pub(crate) async fn get(ctx: &Ctx<'_>, digest: &str, req: &Request<Incoming>, wi
     if with_body {
         repository.pulled(&blob).await?;
     }
-    let body = match (with_body, blob.content) {
+    let body = match (with_body, blob.content.clone()) {
         (false, _) => response::empty(),
         (true, Some(bytes)) => response::full(bytes.slice(start as usize..end as usize)),
-        (true, None) if status == StatusCode::OK => stream_verified(ctx, d.clone(), size),
+        (true, None) if status == StatusCode::OK => stream_verified(repository.read_whole(&blob)),
         (true, None) => stream_range(ctx, d.clone(), start, end),
     };
     let mut r = Response::new(body);
@@ -100,8 +100,7 @@ pub(crate) async fn get(ctx: &Ctx<'_>, digest: &str, req: &Request<Incoming>, wi
 
 /// The whole blob, hashed as it goes: a damaged blob's download is cut
 /// before its last piece.
-fn stream_verified(ctx: &Ctx<'_>, d: Digest, size: u64) -> Body {
-    let read = VerifiedRead::new(ctx.registry.blobs.clone(), d, size);
+fn stream_verified(read: VerifiedRead) -> Body {
     let chunks = stream::unfold(Some(read), |read| async move {
         let mut read = read?;
         match read.next(READ_CHUNK).await {

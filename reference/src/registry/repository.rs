@@ -5,7 +5,7 @@
 //! returning. HTTP handlers only parse, call one of these, and render.
 
 use super::Registry;
-use super::blob_store::VERIFY_WHOLE_MAX;
+use super::blob_store::{VERIFY_WHOLE_MAX, VerifiedRead};
 use super::blob_writer::{ChunkBounds, Sealed, UploadInfo};
 use super::error::{RegistryError, Result};
 use super::listener::{Listener, RepositoryEvent};
@@ -183,6 +183,12 @@ impl Repository<'_> {
     pub async fn blob(&self, digest: &Digest) -> Result<Blob> {
         let unknown = || RegistryError::BlobUnknown(digest.clone());
         let size = self.registry.layers.size(&self.name, digest).await?.ok_or_else(unknown)?;
+        #[cfg(feature = "sim-mutants")]
+        if self.registry.mutants.serve_unverified() {
+            let content =
+                if size <= VERIFY_WHOLE_MAX { Some(self.registry.blobs.get_unverified(digest).await?) } else { None };
+            return Ok(Blob { digest: digest.clone(), size, content });
+        }
         let content = if size <= VERIFY_WHOLE_MAX {
             let bytes = self.registry.blobs.get_verified(digest).await?;
             Some(bytes.filter(|b| b.len() as u64 == size).ok_or_else(unknown)?)
@@ -190,6 +196,16 @@ impl Repository<'_> {
             None
         };
         Ok(Blob { digest: digest.clone(), size, content })
+    }
+
+    /// The whole of a large blob, piece by piece, verified as it goes.
+    pub fn read_whole(&self, blob: &Blob) -> VerifiedRead {
+        let read = VerifiedRead::new(self.registry.blobs.clone(), blob.digest.clone(), blob.size);
+        #[cfg(feature = "sim-mutants")]
+        if self.registry.mutants.serve_unverified() {
+            return read.unverified();
+        }
+        read
     }
 
     /// Reports that `blob` is being served.

@@ -1,6 +1,7 @@
 //! The scenarios: each a world, a workload, faults drawn from the seed, an
 //! oracle, and the deliberately wrong server variant it must catch.
 
+mod bit_rot;
 mod commit_lag;
 mod delete_pull;
 mod event_crash;
@@ -39,6 +40,9 @@ pub enum Mutant {
     /// A commit verifies the upload where it lies, then moves it into the
     /// blob store (keeping a blob already there): no seal.
     CommitWithoutSeal,
+    /// Blobs are served as stored, without checking them against their
+    /// digest.
+    ServeUnverified,
     /// No planted bug: the scenario guards invariants of the real server only.
     None,
 }
@@ -56,6 +60,7 @@ impl Mutant {
             Mutant::PurgeUnreadableUploads => "purge-unreadable-uploads",
             Mutant::GcWithoutGrace => "gc-without-grace",
             Mutant::CommitWithoutSeal => "commit-without-seal",
+            Mutant::ServeUnverified => "serve-unverified",
             Mutant::None => "none",
         }
     }
@@ -114,5 +119,6 @@ pub fn all() -> Vec<Scenario> {
         purge_race::scenario(),
         gc_race::scenario(),
         interleavings::scenario(),
+        bit_rot::scenario(),
     ]
 }
