@@ -28,7 +28,7 @@ fn drydock_passes_every_check() {
     let junit = scratch.0.join("report.xml");
     let (ok, out) = check(
         &format!("http://127.0.0.1:{port}"),
-        &["--json", json.to_str().unwrap(), "--junit", junit.to_str().unwrap()],
+        &["--profile", "oci-next", "--json", json.to_str().unwrap(), "--junit", junit.to_str().unwrap()],
     );
     assert!(ok, "{out}");
     let total = drydock_check::all_checks().len();
@@ -111,7 +111,8 @@ fn docker_registry_fails_only_its_known_departures() {
         .env("REGISTRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
         .env("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", &root);
     let _registry: Process = spawn_listening(&mut cmd, port);
-    let (ok, out) = check(&format!("http://127.0.0.1:{port}"), &["--expect-failures", expected]);
+    let (ok, out) =
+        check(&format!("http://127.0.0.1:{port}"), &["--profile", "oci-next", "--expect-failures", expected]);
     assert!(ok, "only expected failures may fail:\n{out}");
     let listed = drydock_check::parse_expected_failures(&std::fs::read_to_string(expected).unwrap());
     for id in listed.keys() {
@@ -132,6 +133,9 @@ enum Break {
     UnsortedTags,
     DropOciSubject,
     AcceptOutOfOrderChunk,
+    /// Answers reads of a manifest by an invalid tag with 400, as if it were
+    /// a bad request rather than a manifest that does not exist.
+    InvalidTagAs400,
     /// Demands a bearer token (served at /token for user:secret) on /v2/ paths.
     RequireBearer(u16),
 }
@@ -165,6 +169,8 @@ async fn proxy(upstream: u16, mode: Break) -> u16 {
                 let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| async move {
                     let (parts, body) = req.into_parts();
                     let body = body.collect().await?.to_bytes();
+                    let invalid_tag_read =
+                        parts.uri.path().contains("/manifests/.") && parts.method != http::Method::PUT;
                     if let Break::RequireBearer(own_port) = mode {
                         if let Some(r) = token_reply(&parts) {
                             return Ok(r);
@@ -216,6 +222,15 @@ async fn proxy(upstream: u16, mode: Break) -> u16 {
                                 parts.status = http::StatusCode::ACCEPTED;
                             }
                         }
+                        Break::InvalidTagAs400 => {
+                            if invalid_tag_read && parts.status == 404 {
+                                parts.status = http::StatusCode::BAD_REQUEST;
+                                body = Bytes::from_static(
+                                    br#"{"errors":[{"code":"TAG_INVALID","message":"invalid tag"}]}"#,
+                                );
+                                parts.headers.insert("content-length", body.len().into());
+                            }
+                        }
                     }
                     Ok::<_, hyper::Error>(http::Response::from_parts(parts, Full::new(body)))
                 });
@@ -237,18 +252,22 @@ async fn each_check_catches_the_breakage_it_is_for() {
         (Break::UnsortedTags, "discovery/tags/list"),
         (Break::DropOciSubject, "discovery/referrers/subject"),
         (Break::AcceptOutOfOrderChunk, "push/chunked/out-of-order-416"),
+        (Break::AcceptOutOfOrderChunk, "push/chunked/final-out-of-order-416"),
+        (Break::InvalidTagAs400, "pull/manifest/invalid-tag-404"),
     ] {
         let clean = proxy(upstream, Break::None).await;
         let broken = proxy(upstream, mode).await;
-        let (ok, out) =
-            tokio::task::spawn_blocking(move || check(&format!("http://127.0.0.1:{clean}"), &["--only", id]))
-                .await
-                .unwrap();
+        let (ok, out) = tokio::task::spawn_blocking(move || {
+            check(&format!("http://127.0.0.1:{clean}"), &["--profile", "oci-next", "--only", id])
+        })
+        .await
+        .unwrap();
         assert!(ok && last_line(&out) == "1 passed, 0 failed, 0 skipped", "{id} through a faithful proxy:\n{out}");
-        let (ok, out) =
-            tokio::task::spawn_blocking(move || check(&format!("http://127.0.0.1:{broken}"), &["--only", id]))
-                .await
-                .unwrap();
+        let (ok, out) = tokio::task::spawn_blocking(move || {
+            check(&format!("http://127.0.0.1:{broken}"), &["--profile", "oci-next", "--only", id])
+        })
+        .await
+        .unwrap();
         assert!(!ok, "{mode:?} should fail {id}:\n{out}");
         assert!(
             out.contains(&format!("FAIL  {id}")) && last_line(&out) == "0 passed, 1 failed, 0 skipped",

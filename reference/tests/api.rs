@@ -223,8 +223,19 @@ async fn bad_names_digests_and_deletes() {
     assert_eq!((r.status, r.error_code().as_str()), (StatusCode::BAD_REQUEST, "NAME_INVALID"));
     let r = send(addr, Method::GET, "/v2/a/blobs/sha256:zz", &[], b"").await;
     assert_eq!((r.status, r.error_code().as_str()), (StatusCode::BAD_REQUEST, "DIGEST_INVALID"));
-    let r = send(addr, Method::GET, "/v2/a/manifests/-bad", &[], b"").await;
-    assert_eq!(r.error_code(), "TAG_INVALID");
+    // A tag the grammar refuses names no manifest (OCI 1.1): reads find
+    // nothing, a write is a bad request.
+    for reference in ["-bad", ".INVALID_MANIFEST_NAME"] {
+        let path = format!("/v2/a/manifests/{reference}");
+        let r = send(addr, Method::GET, &path, &[], b"").await;
+        assert_eq!((r.status, r.error_code().as_str()), (StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN"), "{reference}");
+        let r = send(addr, Method::HEAD, &path, &[], b"").await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{reference}");
+        let r =
+            send(addr, Method::PUT, &path, &[("content-type", "application/vnd.oci.image.manifest.v1+json")], b"{}")
+                .await;
+        assert_eq!((r.status, r.error_code().as_str()), (StatusCode::BAD_REQUEST, "TAG_INVALID"), "{reference}");
+    }
     let d = push_blob(addr, "a", b"bye").await;
     let r = send(addr, Method::DELETE, &format!("/v2/a/blobs/{d}"), &[], b"").await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
@@ -354,4 +365,25 @@ async fn what_real_clients_send() {
     .await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains(std::str::from_utf8(&body).unwrap()));
+}
+
+#[tokio::test]
+async fn a_final_chunk_out_of_order_is_416_and_the_upload_stays_usable() {
+    let addr = memory().await;
+    let data = b"0123456789abcdefghij";
+    let d = Digest::of(Algorithm::Sha256, data);
+    let r = send(addr, Method::POST, "/v2/final/blobs/uploads/", &[], b"").await;
+    let r = send(addr, Method::PATCH, r.header("location"), &[("content-range", "0-9")], &data[..10]).await;
+    assert_eq!((r.status, r.header("range")), (StatusCode::ACCEPTED, "0-9"));
+    let loc = r.header("location").to_owned();
+    let close = format!("{loc}&digest={d}");
+    let r = send(addr, Method::PUT, &close, &[("content-range", "15-19")], &data[15..]).await;
+    assert_eq!((r.status, r.error_code().as_str()), (StatusCode::RANGE_NOT_SATISFIABLE, "RANGE_INVALID"));
+    assert_eq!(r.header("range"), "0-9");
+    let r = send(addr, Method::GET, &loc, &[], b"").await;
+    assert_eq!((r.status, r.header("range")), (StatusCode::NO_CONTENT, "0-9"), "the upload is still usable");
+    let r = send(addr, Method::PUT, &close, &[("content-range", "10-19")], &data[10..]).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r = send(addr, Method::GET, &format!("/v2/final/blobs/{d}"), &[], b"").await;
+    assert_eq!(&r.body[..], data);
 }

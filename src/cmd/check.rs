@@ -45,7 +45,8 @@ pub struct Args {
     /// Checks run at once.
     #[arg(long, default_value_t = 4)]
     jobs: usize,
-    /// Which spec version's requirements apply: oci-1.0 or oci-1.1.
+    /// Which spec version's requirements apply: oci-1.0, oci-1.1, or oci-next
+    /// (the spec's main branch).
     #[arg(long, default_value = "oci-1.1")]
     profile: String,
     /// Also push and pull many blobs at once and report throughput and
@@ -77,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let profile = Profile::parse(&args.profile)
-        .with_context(|| format!("--profile {:?}: use oci-1.0 or oci-1.1", args.profile))?;
+        .with_context(|| format!("--profile {:?}: use oci-1.0, oci-1.1 or oci-next", args.profile))?;
     let expected_failures = match &args.expect_failures {
         Some(p) => drydock_check::parse_expected_failures(
             &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,

@@ -29,7 +29,13 @@ fn none_match(req: &Request<Incoming>, d: &Digest) -> bool {
 }
 
 pub(crate) async fn get(ctx: &Ctx<'_>, reference: &str, req: &Request<Incoming>, with_body: bool) -> HandlerResult {
-    let reference = parse_reference(reference)?;
+    // No manifest has a name the tag grammar refuses: reading one finds
+    // nothing (OCI 1.1), while writing one is an invalid request.
+    let reference = match Reference::parse(reference) {
+        Ok(r) => r,
+        Err(ReferenceError::Tag(_)) => return Err(RegistryError::ManifestUnknown(reference.to_owned())),
+        Err(ReferenceError::Digest(e)) => return Err(e.into()),
+    };
     let m = ctx.repository().manifest(&reference, with_body).await?;
     let mut r = if none_match(req, &m.digest) {
         let mut r = response::status(StatusCode::NOT_MODIFIED);

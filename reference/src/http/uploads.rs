@@ -98,50 +98,62 @@ fn content_range(req: &Request<Incoming>) -> Result<Option<(u64, u64)>, ()> {
     if b < a { Err(()) } else { Ok(Some((a, b))) }
 }
 
-pub(crate) async fn patch(ctx: &Ctx<'_>, id: &str, req: Request<Incoming>) -> HandlerResult {
-    let started = verify_token(ctx, id)?;
-    let repository = ctx.repository();
-    let refuse = async |message: String| -> HandlerResult {
-        let info = repository.upload_status(id).await?;
-        let mut r = response::error(ErrorCode::RangeInvalid, message);
-        response::set(&mut r, "range", range_value(info.size));
-        response::set(&mut r, "location", location(ctx, id, info.size, started));
-        Ok(r)
-    };
-    let range = match content_range(&req) {
-        Ok(r) => r,
-        Err(()) => return refuse("malformed Content-Range".to_owned()).await,
-    };
-    let declared = range.map(|(a, b)| b - a + 1);
-    let length = content_length(&req);
+/// Where a chunk must go, from its `Content-Range` and `Content-Length`;
+/// why it cannot be taken otherwise.
+fn chunk_bounds(req: &Request<Incoming>) -> Result<ChunkBounds, String> {
+    let range = content_range(req).map_err(|()| "malformed Content-Range".to_owned())?;
+    let length = content_length(req);
     if let (Some((a, b)), Some(len)) = (range, length)
         && b - a + 1 != len
     {
-        return refuse(format!("Content-Range {a}-{b} disagrees with Content-Length {len}")).await;
+        return Err(format!("Content-Range {a}-{b} disagrees with Content-Length {len}"));
     }
     // With Content-Length the transport holds the body to its length;
     // without it, the length the range declares is checked here, which
     // takes buffering the chunk whole before any of it is appended.
-    let bounds = ChunkBounds { start: range.map(|(a, _)| a), length: declared.filter(|_| length.is_none()) };
-    if let Some(len) = bounds.length
+    let declared = range.map(|(a, b)| b - a + 1).filter(|_| length.is_none());
+    if let Some(len) = declared
         && len > APPEND_CHUNK as u64
     {
-        return refuse(format!("a chunk over {APPEND_CHUNK} bytes needs a Content-Length (this one declares {len})"))
-            .await;
+        return Err(format!("a chunk over {APPEND_CHUNK} bytes needs a Content-Length (this one declares {len})"));
     }
-    match repository.write_upload(id, bounds, body_stream(req)).await {
-        Ok(size) => Ok(in_progress(ctx, StatusCode::ACCEPTED, id, size, started)),
-        Err(RegistryError::RangeMismatch { requested, stored }) => {
-            let mut r = response::error(
-                ErrorCode::RangeInvalid,
-                format!("chunk starts at {requested} but the upload holds {stored} bytes"),
-            );
-            response::set(&mut r, "range", range_value(stored));
-            response::set(&mut r, "location", location(ctx, id, stored, started));
-            Ok(r)
+    Ok(ChunkBounds { start: range.map(|(a, _)| a), length: declared })
+}
+
+/// 416 for a chunk that cannot be taken where it says it goes, with where
+/// the upload stands (it stays usable).
+async fn range_refused(ctx: &Ctx<'_>, id: &str, started: u64, stored: Option<u64>, message: String) -> HandlerResult {
+    let size = match stored {
+        Some(size) => size,
+        None => ctx.repository().upload_status(id).await?.size,
+    };
+    let mut r = response::error(ErrorCode::RangeInvalid, message);
+    response::set(&mut r, "range", range_value(size));
+    response::set(&mut r, "location", location(ctx, id, size, started));
+    Ok(r)
+}
+
+/// The answer to a chunk (of a PATCH or a closing PUT) that did not fit.
+async fn chunk_refused(ctx: &Ctx<'_>, id: &str, started: u64, e: RegistryError) -> HandlerResult {
+    match e {
+        RegistryError::RangeMismatch { requested, stored } => {
+            let message = format!("chunk starts at {requested} but the upload holds {stored} bytes");
+            range_refused(ctx, id, started, Some(stored), message).await
         }
-        Err(e @ RegistryError::ChunkLengthMismatch { .. }) => refuse(e.to_string()).await,
-        Err(e) => Err(e),
+        e @ RegistryError::ChunkLengthMismatch { .. } => range_refused(ctx, id, started, None, e.to_string()).await,
+        e => Err(e),
+    }
+}
+
+pub(crate) async fn patch(ctx: &Ctx<'_>, id: &str, req: Request<Incoming>) -> HandlerResult {
+    let started = verify_token(ctx, id)?;
+    let bounds = match chunk_bounds(&req) {
+        Ok(b) => b,
+        Err(message) => return range_refused(ctx, id, started, None, message).await,
+    };
+    match ctx.repository().write_upload(id, bounds, body_stream(req)).await {
+        Ok(size) => Ok(in_progress(ctx, StatusCode::ACCEPTED, id, size, started)),
+        Err(e) => chunk_refused(ctx, id, started, e).await,
     }
 }
 
@@ -149,14 +161,22 @@ fn content_length(req: &Request<Incoming>) -> Option<u64> {
     req.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
+/// The closing PUT; its body, if any, is the final chunk and goes where its
+/// `Content-Range` says (out of order: 416, and the upload stays usable).
 pub(crate) async fn put(ctx: &Ctx<'_>, id: &str, req: Request<Incoming>) -> HandlerResult {
-    verify_token(ctx, id)?;
+    let started = verify_token(ctx, id)?;
     let Some(digest) = ctx.query.get("digest") else {
         return Ok(response::error(ErrorCode::DigestInvalid, "the digest query parameter is required"));
     };
     let d = parse_digest(digest)?;
-    ctx.repository().commit_upload(id, &d, body_stream(req)).await?;
-    Ok(created(&ctx.repo, &d))
+    let bounds = match chunk_bounds(&req) {
+        Ok(b) => b,
+        Err(message) => return range_refused(ctx, id, started, None, message).await,
+    };
+    match ctx.repository().commit_upload(id, &d, bounds, body_stream(req)).await {
+        Ok(_) => Ok(created(&ctx.repo, &d)),
+        Err(e) => chunk_refused(ctx, id, started, e).await,
+    }
 }
 
 pub(crate) async fn cancel(ctx: &Ctx<'_>, id: &str) -> HandlerResult {

@@ -134,7 +134,9 @@ impl BlobWriter {
         self.spool(repo, id, info.size, bounds.length, body).await
     }
 
-    /// Closes the upload: appends any last body, seals the upload, verifies
+    /// Closes the upload: appends any last body (within `bounds`: a final
+    /// chunk out of order fails with `RangeMismatch` and leaves the upload
+    /// as it was), seals the upload, verifies
     /// the sealed bytes against `expected`. On a mismatch the upload is
     /// removed and nothing is stored. The caller adopts the sealed bytes
     /// into the blob store (see [`Sealed`]) and then removes the upload.
@@ -144,13 +146,20 @@ impl BlobWriter {
     /// sealed bytes itself, taking its body as the repeat of the one the
     /// sealing commit carried; one finding them already adopted only needs
     /// the blob store to hold `expected` (it holds nothing else, verified).
-    pub async fn commit<S, E>(&self, repo: &RepositoryName, id: &str, expected: &Digest, body: S) -> Result<Sealed>
+    pub async fn commit<S, E>(
+        &self,
+        repo: &RepositoryName,
+        id: &str,
+        expected: &Digest,
+        bounds: ChunkBounds,
+        body: S,
+    ) -> Result<Sealed>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let sealed = paths::upload_sealed(repo, id);
-        match self.write(repo, id, ChunkBounds::default(), body).await {
+        match self.write(repo, id, bounds, body).await {
             Ok(_) => match self.driver.rename(&paths::upload_data(repo, id), &sealed).await {
                 Ok(()) => {}
                 // Sealed by a commit racing this one: verified below.

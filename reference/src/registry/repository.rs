@@ -89,7 +89,7 @@ impl Repository<'_> {
     /// verifies the upload, touches the blob (for garbage collection),
     /// adopts exactly the verified bytes, links the blob here, removes the
     /// upload, reports the push. Returns the blob's size.
-    pub async fn commit_upload<S, E>(&self, id: &str, digest: &Digest, body: S) -> Result<u64>
+    pub async fn commit_upload<S, E>(&self, id: &str, digest: &Digest, bounds: ChunkBounds, body: S) -> Result<u64>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -99,7 +99,7 @@ impl Repository<'_> {
             return self.commit_upload_unsealed(id, digest, body).await;
         }
         let r = self.registry;
-        let sealed = r.uploads.commit(&self.name, id, digest, body).await?;
+        let sealed = r.uploads.commit(&self.name, id, digest, bounds, body).await?;
         r.blobs.touch(digest, r.env.now()).await?;
         let size = match sealed {
             Sealed::Verified { path, size } => match r.blobs.adopt(&path, digest).await {
@@ -148,7 +148,7 @@ impl Repository<'_> {
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let upload = self.start_upload().await?;
-        let result = self.commit_upload(&upload.id, digest, body).await;
+        let result = self.commit_upload(&upload.id, digest, ChunkBounds::default(), body).await;
         if result.is_err() {
             self.registry.uploads.discard(&self.name, &upload.id).await;
         }
@@ -354,7 +354,7 @@ mod tests {
         let upload = repo.start_upload().await.unwrap();
         assert_eq!(repo.write_upload(&upload.id, ChunkBounds::default(), body(b"hello ")).await.unwrap(), 6);
         let d = Digest::of(drydock_spec::Algorithm::Sha256, b"hello world");
-        assert_eq!(repo.commit_upload(&upload.id, &d, body(b"world")).await.unwrap(), 11);
+        assert_eq!(repo.commit_upload(&upload.id, &d, ChunkBounds::default(), body(b"world")).await.unwrap(), 11);
         assert_eq!(events.take(), [("a/b".to_owned(), RepositoryEvent::BlobPushed { digest: d.clone(), size: 11 })]);
         assert_eq!(repo.blob(&d).await.unwrap().content.as_deref(), Some(&b"hello world"[..]));
         assert!(matches!(repo.upload_status(&upload.id).await, Err(RegistryError::UploadUnknown(_))));

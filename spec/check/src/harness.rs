@@ -16,15 +16,25 @@ pub enum Profile {
     Oci10,
     #[serde(rename = "oci-1.1")]
     Oci11,
+    /// The spec's main branch: the next release, whose behaviours the
+    /// official conformance suite already tests.
+    #[serde(rename = "oci-next")]
+    OciNext,
 }
 
 impl Profile {
-    pub fn parse(s: &str) -> Option<Profile> {
-        match s {
-            "oci-1.0" => Some(Profile::Oci10),
-            "oci-1.1" => Some(Profile::Oci11),
-            _ => None,
+    pub const ALL: [Profile; 3] = [Profile::Oci10, Profile::Oci11, Profile::OciNext];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Oci10 => "oci-1.0",
+            Profile::Oci11 => "oci-1.1",
+            Profile::OciNext => "oci-next",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Profile> {
+        Profile::ALL.into_iter().find(|p| p.name() == s)
     }
 }
 

@@ -150,11 +150,7 @@ pub async fn run(
         results.push(r);
     }
     ctx.clean_up().await;
-    let profile = match options.profile {
-        Profile::Oci10 => "oci-1.0",
-        Profile::Oci11 => "oci-1.1",
-    };
-    Ok(Report { registry: options.url.clone(), profile: profile.into(), results, load: load_result })
+    Ok(Report { registry: options.url.clone(), profile: options.profile.name().into(), results, load: load_result })
 }
 
 async fn run_one(ctx: &Ctx, check: &harness::Check, options: &Options) -> CheckResult {

@@ -68,6 +68,13 @@ pub fn checks() -> Vec<Check> {
             "an unknown manifest: 404 MANIFEST_UNKNOWN",
             manifest_unknown
         ),
+        check!(
+            "pull/manifest/invalid-tag-404",
+            "spec §Pulling manifests (1.1 conformance suite)",
+            Oci11,
+            "a tag the grammar refuses names no manifest: GET and HEAD 404 MANIFEST_UNKNOWN; a PUT to it stays 400",
+            manifest_invalid_tag
+        ),
     ]
 }
 
@@ -170,6 +177,19 @@ async fn manifest_head(ctx: &Ctx) -> Verdict {
         .await?;
     expect_status(&r, &[200])?;
     expect_header_eq(&r, "content-length", &body.len().to_string())
+}
+
+async fn manifest_invalid_tag(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("invalid-tag");
+    let (body, _) = ctx.push_image(&repo, "v1").await?;
+    let path = format!("/v2/{repo}/manifests/.INVALID_MANIFEST_NAME");
+    let r = ctx.get_manifest(&repo, ".INVALID_MANIFEST_NAME").await?;
+    expect_error(&r, &[404], &["MANIFEST_UNKNOWN"])?;
+    let accept = [("accept", drydock_spec::media_type::OCI_MANIFEST)];
+    let r = ctx.req(Method::HEAD, &path, &accept, vec![]).await?;
+    expect_status(&r, &[404])?;
+    let r = ctx.put_manifest(&repo, ".INVALID_MANIFEST_NAME", drydock_spec::media_type::OCI_MANIFEST, &body).await?;
+    expect_status(&r, &[400])
 }
 
 async fn manifest_unknown(ctx: &Ctx) -> Verdict {

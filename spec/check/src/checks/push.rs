@@ -36,6 +36,13 @@ pub fn checks() -> Vec<Check> {
             out_of_order
         ),
         check!(
+            "push/chunked/final-out-of-order-416",
+            "spec §Pushing a blob in chunks (main branch: final chunk out of order)",
+            OciNext,
+            "a closing PUT whose chunk does not start at the current offset: 416, and the upload stays usable",
+            final_out_of_order
+        ),
+        check!(
             "push/upload/status-204",
             "spec §Pushing a blob in chunks (end-13)",
             Oci10,
@@ -178,6 +185,36 @@ async fn out_of_order(ctx: &Ctx) -> Verdict {
     let location = Ctx::path_of(expect_header(&r, "location")?);
     let r = ctx.patch_chunk(&location, 20, &[b'b'; 10]).await?;
     expect_status(&r, &[416])
+}
+
+async fn final_out_of_order(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("final-out-of-order");
+    let data = ctx.unique_bytes("blob", 30);
+    let d = Digest::of(Algorithm::Sha256, &data);
+    let location = ctx.upload_with(&repo, &data[..10]).await?;
+    let close = |location: &str| Ctx::with_query(location, "digest", d.as_str());
+    let final_chunk = |start: usize| {
+        let range = format!("{start}-{}", data.len() - 1);
+        let len = (data.len() - start).to_string();
+        (range, len)
+    };
+    let (range, len) = final_chunk(20);
+    let headers = [("content-range", range.as_str()), ("content-length", len.as_str())];
+    let r = ctx.req(Method::PUT, &close(&location), &headers, data[20..].to_vec()).await?;
+    expect_status(&r, &[416])?;
+    let r = ctx.get(&location).await?;
+    expect_status(&r, &[204])?;
+    expect_header_eq(&r, "range", "0-9")?;
+    let location = Ctx::path_of(expect_header(&r, "location")?);
+    let (range, len) = final_chunk(10);
+    let headers = [("content-range", range.as_str()), ("content-length", len.as_str())];
+    let r = ctx.req(Method::PUT, &close(&location), &headers, data[10..].to_vec()).await?;
+    expect_status(&r, &[201])?;
+    let back = ctx.get(&format!("/v2/{repo}/blobs/{d}")).await?;
+    if back.body[..] != data[..] {
+        return Err(fail(&back, "the blob finished after a refused final chunk is not what was sent"));
+    }
+    Ok(())
 }
 
 async fn upload_status(ctx: &Ctx) -> Verdict {
