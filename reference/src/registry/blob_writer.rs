@@ -136,10 +136,10 @@ impl BlobWriter {
 
     /// Closes the upload: appends any last body (within `bounds`: a final
     /// chunk out of order fails with `RangeMismatch` and leaves the upload
-    /// as it was), seals the upload, verifies
-    /// the sealed bytes against `expected`. On a mismatch the upload is
-    /// removed and nothing is stored. The caller adopts the sealed bytes
-    /// into the blob store (see [`Sealed`]) and then removes the upload.
+    /// as it was), seals the upload, verifies the sealed bytes against
+    /// `expected`. On a mismatch the upload is removed and nothing is
+    /// stored. The caller adopts the sealed bytes into the blob store (see
+    /// [`Sealed`]) and then removes the upload.
     ///
     /// A commit may be retried (a 503 after sealing, a lost answer) or sent
     /// twice at once: one finding the upload already sealed verifies the
