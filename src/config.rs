@@ -76,6 +76,9 @@ pub struct Config {
     pub storage: StorageKind,
     pub root: PathBuf,
     pub delete: bool,
+    /// A mount without `from` links the blob when it is stored anywhere in
+    /// the registry; off, it opens an upload session instead.
+    pub automatic_mount: bool,
     /// Signs upload state; instances sharing storage must share it. `None`:
     /// random per process.
     pub secret: Option<String>,
@@ -226,6 +229,7 @@ impl Default for Config {
             storage: StorageKind::Filesystem,
             root: PathBuf::from("./drydock-data"),
             delete: true,
+            automatic_mount: true,
             secret: None,
             shutdown_grace: Duration::from_secs(30),
             tls: None,
@@ -565,6 +569,8 @@ notifications:
         )
         .unwrap();
         assert_eq!(c.storage, StorageKind::Memory);
+        assert!(c.automatic_mount, "automatic mounts are on by default");
+        assert!(!toml::from_str::<Config>("automatic_mount = false").unwrap().automatic_mount);
         assert_eq!(c.shutdown_grace, Duration::from_secs(5));
         assert_eq!(c.upload_purge.age, Duration::from_secs(7200));
         assert!(c.upload_purge.enabled);

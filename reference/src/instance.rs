@@ -15,6 +15,9 @@ pub struct InstanceConfig {
     /// Signs upload state; instances sharing storage must share it.
     pub secret: Vec<u8>,
     pub delete_enabled: bool,
+    /// Mounts without `from` link any stored blob (OCI 1.1 automatic
+    /// content discovery); off, they open an upload session.
+    pub automatic_mount: bool,
     /// Webhook endpoints; their queues live in `driver`.
     pub endpoints: Vec<EndpointConfig>,
     /// `host:port` this instance reports as its event source.
@@ -31,6 +34,7 @@ impl InstanceConfig {
             env,
             secret: secret.to_vec(),
             delete_enabled: true,
+            automatic_mount: true,
             endpoints: Vec::new(),
             source_addr: String::new(),
             scheme: "http",
@@ -53,7 +57,8 @@ pub struct Instance {
 impl Instance {
     pub fn new(config: InstanceConfig) -> Instance {
         let instance_id = config.env.new_uuid();
-        let registry = Registry::new(config.driver.clone(), config.env, &config.secret, config.delete_enabled);
+        let mut registry = Registry::new(config.driver.clone(), config.env, &config.secret, config.delete_enabled);
+        registry.automatic_mount = config.automatic_mount;
         #[allow(unused_mut)]
         let mut notifications = Broadcaster::new(config.driver, &instance_id, config.endpoints);
         #[cfg(feature = "sim-mutants")]

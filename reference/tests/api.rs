@@ -4,6 +4,7 @@ mod common;
 
 use common::{memory, push_blob, raw, send, start};
 use drydock_reference::storage::{FilesystemDriver, InMemoryDriver, StorageDriver};
+use drydock_reference::{Instance, InstanceConfig};
 use drydock_spec::{Algorithm, Digest};
 use http::{Method, StatusCode};
 use std::sync::Arc;
@@ -213,6 +214,25 @@ async fn mounts_link_only_what_exists() {
     assert!(r.header("location").contains("/v2/dst/blobs/uploads/"));
     // Automatic mount (no `from`) of content the registry stores.
     let r = send(addr, Method::POST, &format!("/v2/third/blobs/uploads/?mount={d}"), &[], b"").await;
+    assert_eq!(r.status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn automatic_mounts_can_be_switched_off() {
+    let driver: Arc<dyn StorageDriver> = Arc::new(InMemoryDriver::new());
+    let env = drydock_reference::Env::new(Arc::new(common::TestClock), [5; 32]);
+    let config = InstanceConfig { automatic_mount: false, ..InstanceConfig::new(driver, env, b"s") };
+    let addr = common::serve(Instance::new(config)).await;
+    let d = push_blob(addr, "src", b"layer").await;
+    // Without `from`: an upload session, as for a blob that is not there.
+    let r = send(addr, Method::POST, &format!("/v2/dst/blobs/uploads/?mount={d}"), &[], b"").await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let r = send(addr, Method::GET, r.header("location"), &[], b"").await;
+    assert_eq!((r.status, r.header("range")), (StatusCode::NO_CONTENT, "0-0"));
+    let r = send(addr, Method::HEAD, &format!("/v2/dst/blobs/{d}"), &[], b"").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "nothing was linked");
+    // Naming the source still mounts.
+    let r = send(addr, Method::POST, &format!("/v2/dst/blobs/uploads/?mount={d}&from=src"), &[], b"").await;
     assert_eq!(r.status, StatusCode::CREATED);
 }
 

@@ -90,6 +90,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::net::TcpListener::bind(&config.addr).await.with_context(|| format!("binding {}", config.addr))?;
     let instance = Instance::new(InstanceConfig {
         delete_enabled: config.delete,
+        automatic_mount: config.automatic_mount,
         endpoints: config.endpoints()?,
         source_addr: listener.local_addr()?.to_string(),
         scheme: if tls.is_some() { "https" } else { "http" },

@@ -45,6 +45,8 @@ pub struct Registry {
     pub uploads: BlobWriter,
     pub tokens: TokenSigner,
     pub delete_enabled: bool,
+    /// A mount without `from` links a blob stored anywhere (on by default).
+    pub automatic_mount: bool,
     /// Deliberate bugs the simulator can switch on.
     #[cfg(feature = "sim-mutants")]
     pub mutants: crate::mutants::Mutants,
@@ -73,6 +75,7 @@ impl Registry {
             manifests,
             tokens: TokenSigner::new(secret),
             delete_enabled,
+            automatic_mount: true,
         }
     }
 

@@ -156,12 +156,14 @@ impl Repository<'_> {
     }
 
     /// Links `digest` here from `from` (which must hold it) or, without
-    /// `from`, from anywhere it is stored. The blob's size if the link was
-    /// really made; `None` if it cannot be mounted.
+    /// `from` and with automatic mounts on, from anywhere it is stored. The
+    /// blob's size if the link was really made; `None` if it cannot be
+    /// mounted.
     pub async fn mount(&self, digest: &Digest, from: Option<&RepositoryName>) -> Result<Option<u64>> {
         let r = self.registry;
         let available = match from {
             Some(from) => r.layers.size(from, digest).await?.is_some(),
+            None if !r.automatic_mount => false,
             None => r.blobs.size(digest).await?.is_some(),
         };
         if !available {

@@ -86,6 +86,13 @@ pub fn checks() -> Vec<Check> {
             mount_unknown
         ),
         check!(
+            "push/mount/without-from",
+            "spec §Mounting a blob from another repository (1.1: automatic content discovery)",
+            Oci11,
+            "mount without from: 201 and the blob readable here, or 202 and a usable upload session",
+            mount_without_from
+        ),
+        check!(
             "push/manifest/by-tag-201",
             "spec §Pushing manifests (end-7)",
             Oci10,
@@ -299,6 +306,28 @@ async fn mount_unknown(ctx: &Ctx) -> Verdict {
     expect_status(&r, &[202])?;
     expect_header(&r, "location")?;
     Ok(())
+}
+
+async fn mount_without_from(ctx: &Ctx) -> Verdict {
+    let source = ctx.repo("mount-source");
+    let target = ctx.repo("mount-target");
+    let data = ctx.unique_bytes("blob", 600);
+    let d = ctx.push_blob(&source, &data).await?;
+    let r = ctx.req(Method::POST, &format!("/v2/{target}/blobs/uploads/?mount={d}"), &[], vec![]).await?;
+    expect_status(&r, &[201, 202])?;
+    if r.status == 201 {
+        // Automatic content discovery: the blob must really be here now.
+        let back = ctx.get(&format!("/v2/{target}/blobs/{d}")).await?;
+        expect_status(&back, &[200])?;
+        if back.body[..] != data[..] {
+            return Err(fail(&back, "the automatically mounted blob reads back other bytes"));
+        }
+        return Ok(());
+    }
+    // No automatic mounts: a session to push the blob into.
+    let location = Ctx::path_of(expect_header(&r, "location")?);
+    let r = ctx.req(Method::PUT, &Ctx::with_query(&location, "digest", d.as_str()), &[], data).await?;
+    expect_status(&r, &[201])
 }
 
 async fn manifest_put(ctx: &Ctx) -> Verdict {
