@@ -3,6 +3,8 @@
 //! with exact metrics, threshold/backoff timing under paused time, ignore
 //! rules, and dead-lettering.
 
+mod common;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use drydock_reference::notifications::{Connector, EndpointConfig, Io};
@@ -33,24 +35,11 @@ impl Connector for Tcp {
     }
 }
 
-async fn start(instance: Instance) -> SocketAddr {
+async fn start(mut instance: Instance) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut registry = instance;
-    registry.source_addr = addr.to_string();
-    registry.notifications.start_workers(Arc::new(Tcp)).await.unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (stream, peer) = listener.accept().await.unwrap();
-            tokio::spawn(drydock_reference::http::serve_connection(
-                registry.clone(),
-                stream,
-                peer.to_string(),
-                std::future::pending(),
-            ));
-        }
-    });
-    addr
+    instance.source_addr = listener.local_addr().unwrap().to_string();
+    instance.notifications.start_workers(Arc::new(Tcp)).await.unwrap();
+    common::serve_on(listener, instance)
 }
 
 async fn send(
@@ -60,17 +49,8 @@ async fn send(
     headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> (StatusCode, http::HeaderMap) {
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
-    tokio::spawn(conn);
-    let mut req = Request::builder().method(method).uri(path).header("host", addr.to_string());
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = sender.send_request(req.body(Full::new(Bytes::from(body))).unwrap()).await.unwrap();
-    let (parts, body) = resp.into_parts();
-    let _ = body.collect().await;
-    (parts.status, parts.headers)
+    let r = common::send(addr, method, path, headers, &body).await;
+    (r.status, r.headers)
 }
 
 fn registry_with(endpoints: Vec<EndpointConfig>) -> Instance {

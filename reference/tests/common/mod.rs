@@ -28,6 +28,12 @@ pub async fn start(driver: Arc<dyn StorageDriver>, seed: u8, secret: &[u8]) -> S
 /// Serves `instance` on a loopback port; returns its address.
 pub async fn serve(instance: Instance) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve_on(listener, instance)
+}
+
+/// Serves `instance` on `listener` (bound by a caller that needed its
+/// address first); returns that address.
+pub fn serve_on(listener: tokio::net::TcpListener, instance: Instance) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
