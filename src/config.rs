@@ -88,6 +88,102 @@ pub struct Config {
     pub upload_purge: UploadPurge,
     pub gc: Gc,
     pub notifications: Notifications,
+    pub validation: Validation,
+}
+
+/// `validation`: what a manifest push must satisfy, with distribution's
+/// names (`validation.manifests.urls.{allow,deny}`,
+/// `validation.manifests.indexes.{platforms,platformlist}`) and drydock's
+/// `validation.manifests.layers`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Validation {
+    pub manifests: ManifestValidation,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ManifestValidation {
+    pub urls: UrlRules,
+    pub indexes: IndexRules,
+    /// `all` (every layer of an image must be here, the default) or `none`
+    /// (sparse images: layers may be missing; the config never may).
+    pub layers: Coverage,
+}
+
+/// URL patterns (regular expressions) for descriptors' `urls`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UrlRules {
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IndexRules {
+    /// Which children of an index must be here: `all`, `none` or `list`.
+    pub platforms: IndexCoverage,
+    /// For `list`: the platforms whose children must be here.
+    pub platformlist: Vec<PlatformEntry>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Coverage {
+    #[default]
+    All,
+    None,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IndexCoverage {
+    #[default]
+    All,
+    None,
+    List,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformEntry {
+    pub os: String,
+    pub architecture: String,
+}
+
+impl Validation {
+    /// The registry's form, with every pattern compiled.
+    pub fn to_rules(&self) -> anyhow::Result<drydock_reference::registry::validation::ManifestRules> {
+        use drydock_reference::registry::validation::{IndexChildren, ManifestRules, PlatformMatch};
+        let m = &self.manifests;
+        let compile = |key: &str, patterns: &[String]| -> anyhow::Result<Vec<regex::Regex>> {
+            patterns
+                .iter()
+                .map(|p| regex::Regex::new(p).with_context(|| format!("validation.manifests.urls.{key}: {p:?}")))
+                .collect()
+        };
+        let index_children = match m.indexes.platforms {
+            IndexCoverage::All => IndexChildren::All,
+            IndexCoverage::None => IndexChildren::None,
+            IndexCoverage::List if m.indexes.platformlist.is_empty() => {
+                bail!("validation.manifests.indexes.platforms is list, but platformlist names no platform")
+            }
+            IndexCoverage::List => IndexChildren::Platforms(
+                m.indexes
+                    .platformlist
+                    .iter()
+                    .map(|p| PlatformMatch { os: p.os.clone(), architecture: p.architecture.clone() })
+                    .collect(),
+            ),
+        };
+        Ok(ManifestRules {
+            urls_allow: compile("allow", &m.urls.allow)?,
+            urls_deny: compile("deny", &m.urls.deny)?,
+            index_children,
+            sparse_layers: m.layers == Coverage::None,
+        })
+    }
 }
 
 /// `[notifications]`: webhook endpoints.
@@ -236,6 +332,7 @@ impl Default for Config {
             upload_purge: UploadPurge::default(),
             gc: Gc::default(),
             notifications: Notifications::default(),
+            validation: Validation::default(),
         }
     }
 }
@@ -391,6 +488,7 @@ pub fn from_distribution_yaml(text: &str) -> anyhow::Result<Loaded> {
                     }
                 }
             }
+            "validation" => config.validation = yaml_validation(v, &mut ignored)?,
             "notifications" => {
                 for (k, v) in v.as_mapping().into_iter().flatten() {
                     match text_of(k, "key")?.as_str() {
@@ -408,6 +506,23 @@ pub fn from_distribution_yaml(text: &str) -> anyhow::Result<Loaded> {
         }
     }
     Ok(Loaded { config, ignored })
+}
+
+/// Distribution's `validation` section. Its `enabled`/`disabled` switches
+/// (which only ever governed URL checks) are named as ignored; everything
+/// under `manifests` is read into the typed [`Validation`].
+fn yaml_validation(v: &serde_norway::Value, ignored: &mut Vec<String>) -> anyhow::Result<Validation> {
+    let mut validation = Validation::default();
+    for (k, v) in v.as_mapping().into_iter().flatten() {
+        match k.as_str() {
+            Some("manifests") => {
+                validation.manifests = serde_norway::from_value(v.clone()).context("validation.manifests")?;
+            }
+            Some(other) => ignored.push(format!("validation.{other}")),
+            None => bail!("validation keys must be strings"),
+        }
+    }
+    Ok(validation)
 }
 
 /// One entry of distribution's `notifications.endpoints`. drydock's own
@@ -560,6 +675,36 @@ notifications:
         assert_eq!(e.ignored_actions, [drydock_spec::notification::Action::Pull]);
         assert_eq!(e.format, drydock_spec::notification::Format::CloudEvents);
         assert_eq!(e.max_attempts, Some(7));
+    }
+
+    #[test]
+    fn manifest_validation_from_either_format() {
+        use drydock_reference::registry::validation::IndexChildren;
+        let yaml = "validation:\n  disabled: false\n  manifests:\n    urls:\n      allow: ['^https://mcr\\.example/']\n      deny: ['/private/']\n    indexes:\n      platforms: list\n      platformlist:\n        - architecture: amd64\n          os: linux\n";
+        let loaded = from_distribution_yaml(yaml).unwrap();
+        assert_eq!(loaded.ignored, ["validation.disabled"]);
+        let rules = loaded.config.validation.to_rules().unwrap();
+        assert!(rules.urls_allow[0].is_match("https://mcr.example/layer"));
+        assert!(rules.urls_deny[0].is_match("https://mcr.example/private/x"));
+        assert!(
+            matches!(&rules.index_children, IndexChildren::Platforms(p) if p.len() == 1 && p[0].architecture == "amd64")
+        );
+        assert!(!rules.sparse_layers);
+        let toml_text =
+            "[validation.manifests]\nlayers = \"none\"\n[validation.manifests.indexes]\nplatforms = \"none\"\n";
+        let sparse = toml::from_str::<Config>(toml_text).unwrap().validation.to_rules().unwrap();
+        assert!(sparse.sparse_layers);
+        assert!(matches!(sparse.index_children, IndexChildren::None));
+        let defaults = Config::default().validation.to_rules().unwrap();
+        assert!(matches!(defaults.index_children, IndexChildren::All) && !defaults.sparse_layers);
+        assert!(defaults.urls_allow.is_empty() && defaults.urls_deny.is_empty());
+        // Mistakes stop startup rather than loosening or tightening silently.
+        let bad_regex = from_distribution_yaml("validation:\n  manifests:\n    urls:\n      allow: ['(']\n").unwrap();
+        assert!(bad_regex.config.validation.to_rules().is_err());
+        let empty_list = toml::from_str::<Config>("[validation.manifests.indexes]\nplatforms = \"list\"\n").unwrap();
+        assert!(empty_list.validation.to_rules().is_err());
+        assert!(toml::from_str::<Config>("[validation.manifests]\nlayers = \"some\"\n").is_err());
+        assert!(from_distribution_yaml("validation:\n  manifests:\n    urlz: {}\n").is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use crate::env::Env;
 use crate::notifications::{Broadcaster, EndpointConfig};
 use crate::registry::Registry;
+use crate::registry::validation::ManifestRules;
 use crate::storage::StorageDriver;
 use std::sync::Arc;
 
@@ -18,6 +19,8 @@ pub struct InstanceConfig {
     /// Mounts without `from` link any stored blob (OCI 1.1 automatic
     /// content discovery); off, they open an upload session.
     pub automatic_mount: bool,
+    /// What a manifest push must satisfy (`validation.manifests`).
+    pub manifest_rules: ManifestRules,
     /// Webhook endpoints; their queues live in `driver`.
     pub endpoints: Vec<EndpointConfig>,
     /// `host:port` this instance reports as its event source.
@@ -35,6 +38,7 @@ impl InstanceConfig {
             secret: secret.to_vec(),
             delete_enabled: true,
             automatic_mount: true,
+            manifest_rules: ManifestRules::default(),
             endpoints: Vec::new(),
             source_addr: String::new(),
             scheme: "http",
@@ -59,6 +63,7 @@ impl Instance {
         let instance_id = config.env.new_uuid();
         let mut registry = Registry::new(config.driver.clone(), config.env, &config.secret, config.delete_enabled);
         registry.automatic_mount = config.automatic_mount;
+        registry.manifests.rules = config.manifest_rules;
         #[allow(unused_mut)]
         let mut notifications = Broadcaster::new(config.driver, &instance_id, config.endpoints);
         #[cfg(feature = "sim-mutants")]

@@ -79,6 +79,18 @@ pub struct Descriptor {
     pub size: u64,
     pub artifact_type: Option<String>,
     pub annotations: BTreeMap<String, String>,
+    /// Where else the content may be fetched from (non-distributable layers).
+    pub urls: Vec<String>,
+    /// The platform an index entry is for.
+    pub platform: Option<Platform>,
+}
+
+/// An index entry's platform, as far as registries compare them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
 }
 
 /// What a referenced descriptor is to its manifest.
@@ -246,7 +258,21 @@ fn descriptor(field: &str, d: &oci_spec::image::Descriptor) -> Result<Descriptor
     {
         return Err(bad(format!("artifactType {t:?} is not a media type")));
     }
-    Ok(Descriptor { media_type, digest, size: d.size(), artifact_type, annotations: sorted(d.annotations()) })
+    let urls = d.urls().clone().unwrap_or_default();
+    let platform = d.platform().as_ref().map(|p| Platform {
+        os: p.os().to_string(),
+        architecture: p.architecture().to_string(),
+        variant: p.variant().clone(),
+    });
+    Ok(Descriptor {
+        media_type,
+        digest,
+        size: d.size(),
+        artifact_type,
+        annotations: sorted(d.annotations()),
+        urls,
+        platform,
+    })
 }
 
 fn sorted(a: &Option<std::collections::HashMap<String, String>>) -> BTreeMap<String, String> {
@@ -314,6 +340,8 @@ mod tests {
         let m = Manifest::parse(raw.into_bytes(), None).unwrap();
         assert!(m.kind().is_index());
         assert_eq!(m.manifests.len(), 1);
+        let platform = Platform { os: "linux".into(), architecture: "arm64".into(), variant: Some("v8".into()) };
+        assert_eq!(m.manifests[0].platform, Some(platform));
         assert_eq!(m.references().next().unwrap().0, Role::Manifest);
     }
 

@@ -18,6 +18,10 @@ pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json"
 pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 pub const DOCKER_FOREIGN_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
 
+/// Prefix of the OCI non-distributable layer types (`…nondistributable.v1.tar`,
+/// `+gzip`, `+zstd`): content whose license restricts who may copy it.
+pub const OCI_NONDISTRIBUTABLE_LAYER_PREFIX: &str = "application/vnd.oci.image.layer.nondistributable.";
+
 /// The body of the OCI empty descriptor: `{}`.
 pub const OCI_EMPTY_BODY: &[u8] = b"{}";
 
@@ -40,6 +44,14 @@ pub fn is_valid(s: &str) -> bool {
     restricted_name(ty) && restricted_name(sub)
 }
 
+/// Whether a layer of this type is one registries are not expected to hold:
+/// OCI's non-distributable layers and Docker's foreign layers (the Windows
+/// base layers), which clients fetch from the descriptor's `urls`.
+pub fn is_non_distributable(mt: &str) -> bool {
+    let e = essence(mt);
+    e.starts_with(OCI_NONDISTRIBUTABLE_LAYER_PREFIX) || e == DOCKER_FOREIGN_LAYER_GZIP
+}
+
 /// The media type without parameters, lowercased: `Application/JSON; q=1` → `application/json`.
 pub fn essence(s: &str) -> String {
     s.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
@@ -49,6 +61,22 @@ pub fn essence(s: &str) -> String {
 mod tests {
     use super::*;
     use oci_spec::image::MediaType;
+
+    #[test]
+    #[allow(deprecated)] // the non-distributable types are deprecated in image-spec 1.1, still pushed
+    fn non_distributable_layers() {
+        let oci = [
+            MediaType::ImageLayerNonDistributable,
+            MediaType::ImageLayerNonDistributableGzip,
+            MediaType::ImageLayerNonDistributableZstd,
+        ];
+        for mt in oci.iter().map(ToString::to_string).chain([DOCKER_FOREIGN_LAYER_GZIP.to_owned()]) {
+            assert!(is_non_distributable(&mt), "{mt}");
+        }
+        for mt in [OCI_LAYER_GZIP, DOCKER_LAYER_GZIP, OCI_CONFIG, "application/vnd.oci.image.layer.nondistributable"] {
+            assert!(!is_non_distributable(mt), "{mt}");
+        }
+    }
 
     #[test]
     fn oci_constants_agree_with_oci_spec() {

@@ -91,6 +91,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let instance = Instance::new(InstanceConfig {
         delete_enabled: config.delete,
         automatic_mount: config.automatic_mount,
+        manifest_rules: config.validation.to_rules()?,
         endpoints: config.endpoints()?,
         source_addr: listener.local_addr()?.to_string(),
         scheme: if tls.is_some() { "https" } else { "http" },

@@ -1,18 +1,18 @@
 //! Tag lists and the catalog, with `n`/`last` pagination and `Link` headers.
 
+use super::query::Query;
 use super::response;
 use super::{Ctx, HandlerResult};
 use crate::registry::Registry;
 use crate::registry::catalog;
 use drydock_spec::ErrorCode;
 use http::StatusCode;
-use std::collections::HashMap;
 
 /// Largest page served, whatever `n` asks for.
 pub const PAGE_MAX: usize = 10_000;
 
 /// One page of `all` (sorted) after `last`, and whether more follow.
-fn page<'a>(all: &'a [String], query: &HashMap<String, String>) -> Result<(&'a [String], Option<usize>), String> {
+fn page<'a>(all: &'a [String], query: &Query) -> Result<(&'a [String], Option<usize>), String> {
     let n = match query.get("n") {
         None => None,
         Some(v) => Some(v.parse::<usize>().map_err(|_| format!("n={v:?} is not a non-negative integer"))?),
@@ -47,7 +47,7 @@ pub(crate) async fn tags(ctx: &Ctx<'_>) -> HandlerResult {
     Ok(r)
 }
 
-pub(crate) async fn catalog(registry: &Registry, query: &HashMap<String, String>) -> HandlerResult {
+pub(crate) async fn catalog(registry: &Registry, query: &Query) -> HandlerResult {
     let all = catalog::repositories(registry.driver.as_ref()).await?;
     let (items, more) = match page(&all, query) {
         Ok(p) => p,

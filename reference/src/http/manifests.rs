@@ -1,12 +1,13 @@
 //! Manifest reads, writes and deletes, by tag or digest.
 
+use super::query::Query;
 use super::response;
 use super::{Ctx, HandlerResult};
 use crate::registry::error::RegistryError;
 use bytes::Bytes;
 use drydock_spec::manifest::MANIFEST_MAX_BYTES;
 use drydock_spec::name::ReferenceError;
-use drydock_spec::{Digest, ErrorCode, Manifest, Reference};
+use drydock_spec::{Digest, ErrorCode, Manifest, Reference, Tag};
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -78,18 +79,48 @@ pub(crate) async fn put(ctx: &Ctx<'_>, reference: &str, req: Request<Incoming>) 
     let manifest = Manifest::parse(body.to_vec(), content_type.as_deref())
         .map_err(|e| RegistryError::ManifestInvalid(e.to_string()))?;
     let subject = manifest.subject.as_ref().map(|s| s.digest.clone());
-    let (digest_in_url, tag) = match &reference {
-        Reference::Digest(d) => (Some(d), None),
-        Reference::Tag(t) => (None, Some(t)),
+    let digest_in_url = match &reference {
+        Reference::Digest(d) => Some(d),
+        Reference::Tag(_) => None,
     };
-    let d = ctx.repository().put_manifest(manifest, digest_in_url, tag, if_match.as_ref()).await?;
+    let tags = tags_to_set(&reference, &ctx.query)?;
+    let d = ctx.repository().put_manifest(manifest, digest_in_url, &tags, if_match.as_ref()).await?;
     let mut r = response::status(StatusCode::CREATED);
     response::set(&mut r, "location", format!("/v2/{}/manifests/{d}", ctx.repo));
     response::set(&mut r, "docker-content-digest", d.as_str());
     if let Some(s) = subject {
         response::set(&mut r, "oci-subject", s.as_str());
     }
+    for tag in &tags {
+        response::append(&mut r, "oci-tag", tag.as_str());
+    }
     Ok(r)
+}
+
+/// Most tags one push may set (each costs two storage writes).
+pub const TAGS_PER_PUSH_MAX: usize = 64;
+
+/// The tags a push sets: the one in the URL, if any, then every `?tag=`
+/// (end-7b), each once. One the grammar refuses fails the whole push before
+/// anything is written.
+fn tags_to_set(reference: &Reference, query: &Query) -> Result<Vec<Tag>, RegistryError> {
+    let mut tags: Vec<Tag> = Vec::new();
+    if let Reference::Tag(t) = reference {
+        tags.push(t.clone());
+    }
+    for raw in query.all("tag") {
+        let tag = Tag::parse(raw)?;
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    if tags.len() > TAGS_PER_PUSH_MAX {
+        return Err(RegistryError::ManifestInvalid(format!(
+            "a push may set at most {TAGS_PER_PUSH_MAX} tags; this one names {}",
+            tags.len()
+        )));
+    }
+    Ok(tags)
 }
 
 pub(crate) async fn delete(ctx: &Ctx<'_>, reference: &str) -> HandlerResult {

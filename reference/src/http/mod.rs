@@ -8,6 +8,7 @@
 mod blobs;
 mod listing;
 mod manifests;
+mod query;
 mod referrers;
 pub mod response;
 pub mod route;
@@ -23,9 +24,9 @@ use drydock_spec::notification::{RequestRecord, SourceRecord};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use query::Query;
 use response::Body;
 use route::Route;
-use std::collections::HashMap;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub const API_VERSION_HEADER: &str = "docker-distribution-api-version";
@@ -82,7 +83,7 @@ pub async fn handle(instance: &Instance, req: Request<Incoming>, peer: &str) -> 
 pub(crate) struct Ctx<'a> {
     pub registry: &'a Registry,
     pub repo: drydock_spec::RepositoryName,
-    pub query: HashMap<String, String>,
+    pub query: Query,
     /// Where the repository reports what it did.
     pub events: Bridge,
 }
@@ -115,8 +116,8 @@ fn bridge(instance: &Instance, req: &Request<Incoming>, request_id: &str, peer: 
     Bridge::new(instance.notifications.clone(), instance.registry.env.clone(), request, source, base)
 }
 
-fn query(req: &Request<Incoming>) -> HashMap<String, String> {
-    form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect()
+fn query(req: &Request<Incoming>) -> Query {
+    Query::parse(req.uri().query())
 }
 
 async fn dispatch(instance: &Instance, req: Request<Incoming>, request_id: &str, peer: &str) -> Response<Body> {

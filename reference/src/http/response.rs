@@ -49,3 +49,10 @@ pub fn set(r: &mut Response<Body>, name: &'static str, value: impl AsRef<str>) {
         r.headers_mut().insert(name, v);
     }
 }
+
+/// Adds a header, keeping any value already there (for headers that repeat).
+pub fn append(r: &mut Response<Body>, name: &'static str, value: impl AsRef<str>) {
+    if let Ok(v) = HeaderValue::from_str(value.as_ref()) {
+        r.headers_mut().append(name, v);
+    }
+}

@@ -5,10 +5,10 @@
 use super::blobs::parse_digest;
 use super::response::{self, Body};
 use super::{Ctx, HandlerResult, body_stream};
-use crate::registry::blob_writer::{APPEND_CHUNK, ChunkBounds};
+use crate::registry::blob_writer::{APPEND_CHUNK, ChunkBounds, DEFAULT_UPLOAD_ALGORITHM, UploadRef};
 use crate::registry::error::RegistryError;
 use crate::registry::upload_token::UploadState;
-use drydock_spec::{Digest, ErrorCode, RepositoryName};
+use drydock_spec::{Algorithm, Digest, ErrorCode, RepositoryName};
 use http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use std::time::UNIX_EPOCH;
@@ -23,19 +23,41 @@ fn millis(t: std::time::SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
+/// What the signed upload state tells a request about its upload.
+#[derive(Clone, Copy)]
+struct Session<'a> {
+    id: &'a str,
+    /// Milliseconds since the Unix epoch.
+    started_ms: u64,
+    algorithm: Algorithm,
+}
+
+impl<'a> Session<'a> {
+    fn upload(self) -> UploadRef<'a> {
+        UploadRef { id: self.id, algorithm: self.algorithm }
+    }
+}
+
 /// Where the client continues the upload, with freshly signed state.
-fn location(ctx: &Ctx<'_>, id: &str, size: u64, started_ms: u64) -> String {
-    let state = UploadState { name: ctx.repo.to_string(), uuid: id.to_owned(), offset: size, started_at: started_ms };
+fn location(ctx: &Ctx<'_>, session: Session<'_>, size: u64) -> String {
+    let id = session.id;
+    let state = UploadState {
+        name: ctx.repo.to_string(),
+        uuid: id.to_owned(),
+        offset: size,
+        started_at: session.started_ms,
+        algorithm: (session.algorithm != DEFAULT_UPLOAD_ALGORITHM).then(|| session.algorithm.name().to_owned()),
+    };
     let token = ctx.registry.tokens.sign(&state);
     format!("/v2/{}/blobs/uploads/{id}?_state={token}", ctx.repo)
 }
 
 /// 202 (or 204 for status) with the session's location, size and id.
-fn in_progress(ctx: &Ctx<'_>, status: StatusCode, id: &str, size: u64, started_ms: u64) -> Response<Body> {
+fn in_progress(ctx: &Ctx<'_>, status: StatusCode, session: Session<'_>, size: u64) -> Response<Body> {
     let mut r = response::status(status);
-    response::set(&mut r, "location", location(ctx, id, size, started_ms));
+    response::set(&mut r, "location", location(ctx, session, size));
     response::set(&mut r, "range", range_value(size));
-    response::set(&mut r, "docker-upload-uuid", id);
+    response::set(&mut r, "docker-upload-uuid", session.id);
     r
 }
 
@@ -46,8 +68,8 @@ fn created(repo: &RepositoryName, d: &Digest) -> Response<Body> {
     r
 }
 
-/// Checks `_state` against the URL and returns the upload's start time.
-fn verify_token(ctx: &Ctx<'_>, id: &str) -> Result<u64, RegistryError> {
+/// Checks `_state` against the URL and returns what it says of the upload.
+fn verify_token<'a>(ctx: &Ctx<'_>, id: &'a str) -> Result<Session<'a>, RegistryError> {
     // Ids are ours (uuids); anything else never reaches a storage path.
     if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
         return Err(RegistryError::UploadUnknown(id.to_owned()));
@@ -58,11 +80,33 @@ fn verify_token(ctx: &Ctx<'_>, id: &str) -> Result<u64, RegistryError> {
     if state.name != ctx.repo.as_str() || state.uuid != id {
         return Err(RegistryError::UploadInvalid("upload state belongs to another upload".into()));
     }
-    Ok(state.started_at)
+    let algorithm = match state.algorithm.as_deref() {
+        None => DEFAULT_UPLOAD_ALGORITHM,
+        Some(name) => Algorithm::from_name(name)
+            .ok_or_else(|| RegistryError::UploadInvalid(format!("upload state names unknown algorithm {name:?}")))?,
+    };
+    Ok(Session { id, started_ms: state.started_at, algorithm })
+}
+
+/// The algorithm a new upload is hashed with: `?digest-algorithm=` (end-4c)
+/// or the default. One the registry does not implement is refused before
+/// the client sends a byte.
+fn requested_algorithm(ctx: &Ctx<'_>) -> Result<Algorithm, RegistryError> {
+    match ctx.query.get("digest-algorithm") {
+        None => Ok(DEFAULT_UPLOAD_ALGORITHM),
+        Some(name) => Algorithm::from_name(name).ok_or_else(|| {
+            let known: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
+            RegistryError::UnsupportedAlgorithm(format!(
+                "digest-algorithm {name:?} is not one this registry hashes with ({})",
+                known.join(", ")
+            ))
+        }),
+    }
 }
 
 pub(crate) async fn start(ctx: &Ctx<'_>, req: Request<Incoming>) -> HandlerResult {
     let repository = ctx.repository();
+    let algorithm = requested_algorithm(ctx)?;
     if let Some(mount) = ctx.query.get("mount") {
         let d = parse_digest(mount)?;
         // An invalid `from` mounts nothing: a fresh session follows, as for
@@ -78,13 +122,14 @@ pub(crate) async fn start(ctx: &Ctx<'_>, req: Request<Incoming>) -> HandlerResul
         return Ok(created(&ctx.repo, &d));
     }
     let upload = repository.start_upload().await?;
-    Ok(in_progress(ctx, StatusCode::ACCEPTED, &upload.id, 0, millis(upload.started_at)))
+    let session = Session { id: &upload.id, started_ms: millis(upload.started_at), algorithm };
+    Ok(in_progress(ctx, StatusCode::ACCEPTED, session, 0))
 }
 
 pub(crate) async fn status(ctx: &Ctx<'_>, id: &str) -> HandlerResult {
-    let started = verify_token(ctx, id)?;
+    let session = verify_token(ctx, id)?;
     let info = ctx.repository().upload_status(id).await?;
-    Ok(in_progress(ctx, StatusCode::NO_CONTENT, id, info.size, started))
+    Ok(in_progress(ctx, StatusCode::NO_CONTENT, session, info.size))
 }
 
 /// `Content-Range` as clients send it: `start-end` or `bytes start-end`.
@@ -122,38 +167,38 @@ fn chunk_bounds(req: &Request<Incoming>) -> Result<ChunkBounds, String> {
 
 /// 416 for a chunk that cannot be taken where it says it goes, with where
 /// the upload stands (it stays usable).
-async fn range_refused(ctx: &Ctx<'_>, id: &str, started: u64, stored: Option<u64>, message: String) -> HandlerResult {
+async fn range_refused(ctx: &Ctx<'_>, session: Session<'_>, stored: Option<u64>, message: String) -> HandlerResult {
     let size = match stored {
         Some(size) => size,
-        None => ctx.repository().upload_status(id).await?.size,
+        None => ctx.repository().upload_status(session.id).await?.size,
     };
     let mut r = response::error(ErrorCode::RangeInvalid, message);
     response::set(&mut r, "range", range_value(size));
-    response::set(&mut r, "location", location(ctx, id, size, started));
+    response::set(&mut r, "location", location(ctx, session, size));
     Ok(r)
 }
 
 /// The answer to a chunk (of a PATCH or a closing PUT) that did not fit.
-async fn chunk_refused(ctx: &Ctx<'_>, id: &str, started: u64, e: RegistryError) -> HandlerResult {
+async fn chunk_refused(ctx: &Ctx<'_>, session: Session<'_>, e: RegistryError) -> HandlerResult {
     match e {
         RegistryError::RangeMismatch { requested, stored } => {
             let message = format!("chunk starts at {requested} but the upload holds {stored} bytes");
-            range_refused(ctx, id, started, Some(stored), message).await
+            range_refused(ctx, session, Some(stored), message).await
         }
-        e @ RegistryError::ChunkLengthMismatch { .. } => range_refused(ctx, id, started, None, e.to_string()).await,
+        e @ RegistryError::ChunkLengthMismatch { .. } => range_refused(ctx, session, None, e.to_string()).await,
         e => Err(e),
     }
 }
 
 pub(crate) async fn patch(ctx: &Ctx<'_>, id: &str, req: Request<Incoming>) -> HandlerResult {
-    let started = verify_token(ctx, id)?;
+    let session = verify_token(ctx, id)?;
     let bounds = match chunk_bounds(&req) {
         Ok(b) => b,
-        Err(message) => return range_refused(ctx, id, started, None, message).await,
+        Err(message) => return range_refused(ctx, session, None, message).await,
     };
-    match ctx.repository().write_upload(id, bounds, body_stream(req)).await {
-        Ok(size) => Ok(in_progress(ctx, StatusCode::ACCEPTED, id, size, started)),
-        Err(e) => chunk_refused(ctx, id, started, e).await,
+    match ctx.repository().write_upload(session.upload(), bounds, body_stream(req)).await {
+        Ok(size) => Ok(in_progress(ctx, StatusCode::ACCEPTED, session, size)),
+        Err(e) => chunk_refused(ctx, session, e).await,
     }
 }
 
@@ -164,18 +209,18 @@ fn content_length(req: &Request<Incoming>) -> Option<u64> {
 /// The closing PUT; its body, if any, is the final chunk and goes where its
 /// `Content-Range` says (out of order: 416, and the upload stays usable).
 pub(crate) async fn put(ctx: &Ctx<'_>, id: &str, req: Request<Incoming>) -> HandlerResult {
-    let started = verify_token(ctx, id)?;
+    let session = verify_token(ctx, id)?;
     let Some(digest) = ctx.query.get("digest") else {
         return Ok(response::error(ErrorCode::DigestInvalid, "the digest query parameter is required"));
     };
     let d = parse_digest(digest)?;
     let bounds = match chunk_bounds(&req) {
         Ok(b) => b,
-        Err(message) => return range_refused(ctx, id, started, None, message).await,
+        Err(message) => return range_refused(ctx, session, None, message).await,
     };
-    match ctx.repository().commit_upload(id, &d, bounds, body_stream(req)).await {
+    match ctx.repository().commit_upload(session.upload(), &d, bounds, body_stream(req)).await {
         Ok(_) => Ok(created(&ctx.repo, &d)),
-        Err(e) => chunk_refused(ctx, id, started, e).await,
+        Err(e) => chunk_refused(ctx, session, e).await,
     }
 }
 

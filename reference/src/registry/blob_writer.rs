@@ -2,7 +2,11 @@
 //! the storage can continue an upload another one started.
 //!
 //! Per upload: `data` (the bytes so far), `startedat` (RFC 3339) and
-//! `hashstates/sha256/<offset>` (the digester state after `offset` bytes).
+//! `hashstates/<algorithm>/<offset>` (the digester state after `offset`
+//! bytes). The algorithm is the upload's, chosen when it starts (sha256
+//! unless the client asked for another, `?digest-algorithm=`); the caller
+//! names it on every write and commit (it travels in the signed upload
+//! state), so no request reads it back from storage.
 //! The stored size of `data` is the only truth about progress. A request that
 //! dies mid-body leaves appended bytes without a matching hash state; the
 //! next request notices and re-hashes from the start, so a state is never
@@ -35,8 +39,9 @@ use std::time::SystemTime;
 pub const APPEND_CHUNK: usize = 4 << 20;
 /// Bytes read per storage call when re-hashing an upload.
 const REHASH_CHUNK: usize = 1 << 20;
-/// The algorithm uploads are hashed with as they arrive.
-const SPOOL_ALGORITHM: Algorithm = Algorithm::Sha256;
+/// The algorithm an upload is hashed with as it arrives unless its client
+/// chose another.
+pub const DEFAULT_UPLOAD_ALGORITHM: Algorithm = Algorithm::Sha256;
 
 /// What is known about an upload in progress.
 #[derive(Clone, Debug)]
@@ -44,6 +49,14 @@ pub struct UploadInfo {
     pub id: String,
     pub size: u64,
     pub started_at: SystemTime,
+}
+
+/// An upload as a request names it: its id and the algorithm its bytes are
+/// hashed with as they arrive.
+#[derive(Clone, Copy, Debug)]
+pub struct UploadRef<'a> {
+    pub id: &'a str,
+    pub algorithm: Algorithm,
 }
 
 /// Where a chunk must go, as its request declared it.
@@ -119,19 +132,25 @@ impl BlobWriter {
     }
 
     /// Appends a body to the upload within `bounds`. Returns the new size.
-    pub async fn write<S, E>(&self, repo: &RepositoryName, id: &str, bounds: ChunkBounds, body: S) -> Result<u64>
+    pub async fn write<S, E>(
+        &self,
+        repo: &RepositoryName,
+        upload: UploadRef<'_>,
+        bounds: ChunkBounds,
+        body: S,
+    ) -> Result<u64>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         debug_assert!(bounds.length.is_none_or(|l| l <= APPEND_CHUNK as u64));
-        let info = self.status(repo, id).await?;
+        let info = self.status(repo, upload.id).await?;
         if let Some(start) = bounds.start
             && start != info.size
         {
             return Err(RegistryError::RangeMismatch { requested: start, stored: info.size });
         }
-        self.spool(repo, id, info.size, bounds.length, body).await
+        self.spool(repo, upload, info.size, bounds.length, body).await
     }
 
     /// Closes the upload: appends any last body (within `bounds`: a final
@@ -149,7 +168,7 @@ impl BlobWriter {
     pub async fn commit<S, E>(
         &self,
         repo: &RepositoryName,
-        id: &str,
+        upload: UploadRef<'_>,
         expected: &Digest,
         bounds: ChunkBounds,
         body: S,
@@ -158,8 +177,9 @@ impl BlobWriter {
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        let id = upload.id;
         let sealed = paths::upload_sealed(repo, id);
-        match self.write(repo, id, bounds, body).await {
+        match self.write(repo, upload, bounds, body).await {
             Ok(_) => match self.driver.rename(&paths::upload_data(repo, id), &sealed).await {
                 Ok(()) => {}
                 // Sealed by a commit racing this one: verified below.
@@ -175,7 +195,7 @@ impl BlobWriter {
             Err(e) if e.is_not_found() => return self.adopted(repo, id, expected).await,
             Err(e) => return Err(e.into()),
         };
-        let actual = match self.digest_of(repo, id, &sealed, size, expected.algorithm()).await {
+        let actual = match self.digest_of(repo, upload, &sealed, size, expected.algorithm()).await {
             Err(RegistryError::UploadUnknown(_)) => return self.adopted(repo, id, expected).await,
             other => other?,
         };
@@ -205,7 +225,7 @@ impl BlobWriter {
     pub async fn commit_unsealed<S, E>(
         &self,
         repo: &RepositoryName,
-        id: &str,
+        upload: UploadRef<'_>,
         expected: &Digest,
         body: S,
     ) -> Result<Sealed>
@@ -213,11 +233,11 @@ impl BlobWriter {
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let size = self.write(repo, id, ChunkBounds::default(), body).await?;
-        let data = paths::upload_data(repo, id);
-        let actual = self.digest_of(repo, id, &data, size, expected.algorithm()).await?;
+        let size = self.write(repo, upload, ChunkBounds::default(), body).await?;
+        let data = paths::upload_data(repo, upload.id);
+        let actual = self.digest_of(repo, upload, &data, size, expected.algorithm()).await?;
         if &actual != expected {
-            self.discard(repo, id).await;
+            self.discard(repo, upload.id).await;
             return Err(RegistryError::DigestMismatch { expected: expected.clone(), actual });
         }
         Ok(Sealed::Verified { path: data, size })
@@ -255,7 +275,7 @@ impl BlobWriter {
     async fn spool<S, E>(
         &self,
         repo: &RepositoryName,
-        id: &str,
+        upload: UploadRef<'_>,
         mut size: u64,
         exact: Option<u64>,
         mut body: S,
@@ -264,6 +284,7 @@ impl BlobWriter {
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        let id = upload.id;
         let data = paths::upload_data(repo, id);
         let start = size;
         // Computed at the first byte: an empty body (a closing PUT) costs no
@@ -287,10 +308,10 @@ impl BlobWriter {
                     // length is all or nothing.
                     if !pending.is_empty() && exact.is_none() {
                         let chunk = pending.split().freeze();
-                        let mut d = self.digester(repo, id, size, &mut digester).await?;
+                        let mut d = self.digester(repo, upload, size, &mut digester).await?;
                         self.append(id, &data, size, chunk.clone()).await?;
                         d.update(&chunk);
-                        self.save_state(repo, id, &d, start).await?;
+                        self.save_state(repo, upload, &d, start).await?;
                     }
                     return Err(RegistryError::Body(std::io::Error::other(e.into())));
                 }
@@ -305,14 +326,14 @@ impl BlobWriter {
             let full = exact.is_none() && pending.len() >= APPEND_CHUNK;
             if full || (done && !pending.is_empty()) {
                 let chunk = pending.split().freeze();
-                let mut d = self.digester(repo, id, size, &mut digester).await?;
+                let mut d = self.digester(repo, upload, size, &mut digester).await?;
                 size = self.append(id, &data, size, chunk.clone()).await?;
                 d.update(&chunk);
                 digester = Some(d);
             }
             if done {
                 if let Some(d) = &digester {
-                    self.save_state(repo, id, d, start).await?;
+                    self.save_state(repo, upload, d, start).await?;
                 }
                 return Ok(size);
             }
@@ -324,13 +345,13 @@ impl BlobWriter {
     async fn digester(
         &self,
         repo: &RepositoryName,
-        id: &str,
+        upload: UploadRef<'_>,
         size: u64,
         current: &mut Option<Digester>,
     ) -> Result<Digester> {
         match current.take() {
             Some(d) => Ok(d),
-            None => self.digester_at(repo, id, size).await,
+            None => self.digester_at(repo, upload, size).await,
         }
     }
 
@@ -353,35 +374,43 @@ impl BlobWriter {
     /// meanwhile (a cancel or a purge racing this request), the write may
     /// have put the removed directory back: remove it again, and the upload
     /// is gone for this request too.
-    async fn save_state(&self, repo: &RepositoryName, id: &str, d: &Digester, previous: u64) -> Result<()> {
-        let path = paths::upload_hash_state(repo, id, SPOOL_ALGORITHM, d.len());
+    async fn save_state(
+        &self,
+        repo: &RepositoryName,
+        upload: UploadRef<'_>,
+        d: &Digester,
+        previous: u64,
+    ) -> Result<()> {
+        let (id, alg) = (upload.id, upload.algorithm);
+        let path = paths::upload_hash_state(repo, id, alg, d.len());
         self.driver.put_content(&path, Bytes::from(d.save())).await?;
         if self.started_at(repo, id).await?.is_none() {
             self.discard(repo, id).await;
             return Err(RegistryError::UploadUnknown(id.to_owned()));
         }
         if previous != d.len() {
-            let _ = self.driver.delete(&paths::upload_hash_state(repo, id, SPOOL_ALGORITHM, previous)).await;
+            let _ = self.driver.delete(&paths::upload_hash_state(repo, id, alg, previous)).await;
         }
         Ok(())
     }
 
     /// The digester after `size` bytes: the saved state if there is one for
     /// exactly that size, else a re-hash of the stored data.
-    async fn digester_at(&self, repo: &RepositoryName, id: &str, size: u64) -> Result<Digester> {
-        match self.saved_state(repo, id, size).await? {
+    async fn digester_at(&self, repo: &RepositoryName, upload: UploadRef<'_>, size: u64) -> Result<Digester> {
+        match self.saved_state(repo, upload, size).await? {
             Some(d) => Ok(d),
-            None => self.rehash(id, &paths::upload_data(repo, id), size, SPOOL_ALGORITHM).await,
+            None => self.rehash(upload.id, &paths::upload_data(repo, upload.id), size, upload.algorithm).await,
         }
     }
 
     /// The digester state saved for exactly `size` bytes, if there is one.
-    async fn saved_state(&self, repo: &RepositoryName, id: &str, size: u64) -> Result<Option<Digester>> {
+    async fn saved_state(&self, repo: &RepositoryName, upload: UploadRef<'_>, size: u64) -> Result<Option<Digester>> {
+        let alg = upload.algorithm;
         if size == 0 {
-            return Ok(Some(Digester::new(SPOOL_ALGORITHM)));
+            return Ok(Some(Digester::new(alg)));
         }
-        match self.driver.get_content(&paths::upload_hash_state(repo, id, SPOOL_ALGORITHM, size)).await {
-            Ok(state) => Ok(Digester::restore(&state).ok().filter(|d| d.len() == size)),
+        match self.driver.get_content(&paths::upload_hash_state(repo, upload.id, alg, size)).await {
+            Ok(state) => Ok(Digester::restore(&state).ok().filter(|d| d.len() == size && d.algorithm() == alg)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -392,17 +421,17 @@ impl BlobWriter {
     async fn digest_of(
         &self,
         repo: &RepositoryName,
-        id: &str,
+        upload: UploadRef<'_>,
         path: &str,
         size: u64,
         alg: Algorithm,
     ) -> Result<Digest> {
-        if alg == SPOOL_ALGORITHM
-            && let Some(d) = self.saved_state(repo, id, size).await?
+        if alg == upload.algorithm
+            && let Some(d) = self.saved_state(repo, upload, size).await?
         {
             return Ok(d.finish());
         }
-        Ok(self.rehash(id, path, size, alg).await?.finish())
+        Ok(self.rehash(upload.id, path, size, alg).await?.finish())
     }
 
     async fn rehash(&self, id: &str, path: &str, size: u64, alg: Algorithm) -> Result<Digester> {

@@ -15,6 +15,8 @@ pub enum RegistryError {
     RangeMismatch { requested: u64, stored: u64 },
     #[error("the chunk declared {declared} bytes but its body carried {received}")]
     ChunkLengthMismatch { declared: u64, received: u64 },
+    #[error("{0}")]
+    UnsupportedAlgorithm(String),
     #[error("content digest {actual} does not match the declared {expected}")]
     DigestMismatch { expected: Digest, actual: Digest },
     #[error("declared size {declared} does not match the {actual} bytes received")]
@@ -50,7 +52,7 @@ impl RegistryError {
             RegistryError::UploadUnknown(_) => ErrorCode::BlobUploadUnknown,
             RegistryError::UploadInvalid(_) => ErrorCode::BlobUploadInvalid,
             RegistryError::RangeMismatch { .. } | RegistryError::ChunkLengthMismatch { .. } => ErrorCode::RangeInvalid,
-            RegistryError::DigestMismatch { .. } => ErrorCode::DigestInvalid,
+            RegistryError::DigestMismatch { .. } | RegistryError::UnsupportedAlgorithm(_) => ErrorCode::DigestInvalid,
             RegistryError::SizeMismatch { .. } => ErrorCode::SizeInvalid,
             RegistryError::ManifestUnknown(_) => ErrorCode::ManifestUnknown,
             RegistryError::ManifestInvalid(_) => ErrorCode::ManifestInvalid,

@@ -388,7 +388,7 @@ mod tests {
         let config = put_blob(&r, &repo, b"{}").await;
         let layer = put_blob(&r, &repo, b"layer").await;
         let orphan = put_blob(&r, &repo, b"orphan").await;
-        let m = r.manifests.put(&repo, manifest(&config, &layer), None, None, t0).await.unwrap();
+        let m = r.manifests.put(&repo, manifest(&config, &layer), None, &[], None, t0).await.unwrap();
         let grace = Duration::from_secs(3600);
 
         // Within the grace nothing goes; a dry run changes nothing either.
@@ -452,7 +452,7 @@ mod tests {
             async move {
                 let m = Manifest::parse(serde_json::to_vec(&m).unwrap(), None).unwrap();
                 let tag = tag.map(|t| Tag::parse(t).unwrap());
-                r.manifests.put(&repo, m, None, tag.as_ref().map(|t| (t, None)), r.env.now()).await.unwrap()
+                r.manifests.put(&repo, m, None, tag.as_slice(), None, r.env.now()).await.unwrap()
             }
         };
         let json = |m: Manifest| serde_json::from_slice::<serde_json::Value>(m.raw()).unwrap();

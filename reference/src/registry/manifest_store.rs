@@ -5,8 +5,9 @@ use super::error::{RegistryError, Result};
 use super::linked_blob_store::LinkedBlobStore;
 use super::referrers::ReferrersStore;
 use super::tag_store::TagStore;
+use super::validation::ManifestRules;
 use bytes::Bytes;
-use drydock_spec::manifest::Role;
+use drydock_spec::manifest::{Descriptor, Role};
 use drydock_spec::{Algorithm, Digest, Manifest, RepositoryName, Tag};
 use std::time::SystemTime;
 
@@ -20,6 +21,8 @@ pub struct ManifestStore {
     pub(super) revisions: LinkedBlobStore,
     pub(super) tags: TagStore,
     pub(super) referrers: ReferrersStore,
+    /// What a push must satisfy beyond well-formedness.
+    pub rules: ManifestRules,
 }
 
 /// A stored manifest as served.
@@ -31,7 +34,8 @@ pub struct StoredManifest {
 
 impl ManifestStore {
     /// Validates and stores a manifest. `digest_in_url`, when the PUT named a
-    /// digest, must match the body; `tag` is pointed at it afterwards. The
+    /// digest, must match the body; each of `tags` is pointed at it
+    /// afterwards (with `if_match`, only if the tag still points there). The
     /// manifest and every blob it references are touched (as of `now`)
     /// before their existence is checked, so a garbage collection sweeping
     /// meanwhile keeps them.
@@ -40,7 +44,8 @@ impl ManifestStore {
         repo: &RepositoryName,
         manifest: Manifest,
         digest_in_url: Option<&Digest>,
-        tag: Option<(&Tag, Option<&Digest>)>,
+        tags: &[Tag],
+        if_match: Option<&Digest>,
         now: SystemTime,
     ) -> Result<Digest> {
         let algorithm = digest_in_url.map_or(MANIFEST_ALGORITHM, Digest::algorithm);
@@ -50,14 +55,18 @@ impl ManifestStore {
         {
             return Err(RegistryError::DigestMismatch { expected: expected.clone(), actual: digest });
         }
-        let wanted = manifest.references().filter(|(role, _)| *role != Role::Subject).map(|(_, d)| &d.digest);
+        for (_, d) in manifest.references() {
+            self.rules.check_urls(d).map_err(|e| RegistryError::ManifestInvalid(e.to_string()))?;
+        }
+        let required: Vec<(Role, &Descriptor)> =
+            manifest.references().filter(|(role, d)| self.rules.must_be_present(*role, d)).collect();
+        let wanted = required.iter().map(|(_, d)| &d.digest);
         futures_util::future::try_join_all(std::iter::once(&digest).chain(wanted).map(|d| self.blobs.touch(d, now)))
             .await?;
-        for (role, d) in manifest.references() {
+        for (role, d) in required {
             let present = match role {
                 Role::Config | Role::Layer => self.layers.size(repo, &d.digest).await?,
                 Role::Manifest => self.revisions.size(repo, &d.digest).await?,
-                // A subject may be pushed after its referrers (OCI 1.1).
                 Role::Subject => continue,
             };
             match present {
@@ -80,7 +89,7 @@ impl ManifestStore {
             self.referrers.add(repo, subject, &digest).await?;
         }
         self.revisions.link(repo, &digest).await?;
-        if let Some((tag, if_match)) = tag {
+        for tag in tags {
             self.tags.put(repo, tag, &digest, if_match).await?;
         }
         Ok(digest)

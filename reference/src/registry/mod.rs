@@ -16,6 +16,7 @@ pub mod referrers;
 pub mod repository;
 pub mod tag_store;
 pub mod upload_token;
+pub mod validation;
 
 use crate::env::Env;
 use crate::storage::StorageDriver;
@@ -63,6 +64,7 @@ impl Registry {
             revisions,
             tags: TagStore::new(driver.clone()),
             referrers: ReferrersStore::new(driver.clone(), blobs.clone()),
+            rules: Default::default(),
         };
         Registry {
             #[cfg(feature = "sim-mutants")]

@@ -6,7 +6,7 @@
 
 use super::Registry;
 use super::blob_store::{VERIFY_WHOLE_MAX, VerifiedRead};
-use super::blob_writer::{ChunkBounds, Sealed, UploadInfo};
+use super::blob_writer::{ChunkBounds, Sealed, UploadInfo, UploadRef};
 use super::error::{RegistryError, Result};
 use super::listener::{Listener, RepositoryEvent};
 use super::manifest_store::StoredManifest;
@@ -57,6 +57,9 @@ impl Repository<'_> {
 
     // Uploads.
 
+    /// Opens an upload. The algorithm its bytes are hashed with as they
+    /// arrive is chosen by the caller, who names it on every write and
+    /// commit (see [`UploadRef`]).
     pub async fn start_upload(&self) -> Result<UploadInfo> {
         let id = self.registry.env.new_uuid();
         self.registry.uploads.start(&self.name, &id, self.registry.env.now()).await
@@ -67,7 +70,7 @@ impl Repository<'_> {
     }
 
     /// Appends a chunk within `bounds`; the upload's new size.
-    pub async fn write_upload<S, E>(&self, id: &str, bounds: ChunkBounds, body: S) -> Result<u64>
+    pub async fn write_upload<S, E>(&self, upload: UploadRef<'_>, bounds: ChunkBounds, body: S) -> Result<u64>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -78,28 +81,34 @@ impl Repository<'_> {
         } else {
             bounds
         };
-        self.registry.uploads.write(&self.name, id, bounds, body).await
+        self.registry.uploads.write(&self.name, upload, bounds, body).await
     }
 
     pub async fn cancel_upload(&self, id: &str) -> Result<()> {
         self.registry.uploads.cancel(&self.name, id).await
     }
 
-    /// Closes upload `id` as blob `digest`: appends the last body, seals and
+    /// Closes `upload` as blob `digest`: appends the last body, seals and
     /// verifies the upload, touches the blob (for garbage collection),
     /// adopts exactly the verified bytes, links the blob here, removes the
     /// upload, reports the push. Returns the blob's size.
-    pub async fn commit_upload<S, E>(&self, id: &str, digest: &Digest, bounds: ChunkBounds, body: S) -> Result<u64>
+    pub async fn commit_upload<S, E>(
+        &self,
+        upload: UploadRef<'_>,
+        digest: &Digest,
+        bounds: ChunkBounds,
+        body: S,
+    ) -> Result<u64>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         #[cfg(feature = "sim-mutants")]
         if self.registry.mutants.commit_without_seal() {
-            return self.commit_upload_unsealed(id, digest, body).await;
+            return self.commit_upload_unsealed(upload, digest, body).await;
         }
         let r = self.registry;
-        let sealed = r.uploads.commit(&self.name, id, digest, bounds, body).await?;
+        let sealed = r.uploads.commit(&self.name, upload, digest, bounds, body).await?;
         r.blobs.touch(digest, r.env.now()).await?;
         let size = match sealed {
             Sealed::Verified { path, size } => match r.blobs.adopt(&path, digest).await {
@@ -110,7 +119,7 @@ impl Repository<'_> {
             },
             Sealed::Adopted { size } => size,
         };
-        self.finish_commit(id, digest, size).await
+        self.finish_commit(upload.id, digest, size).await
     }
 
     async fn finish_commit(&self, id: &str, digest: &Digest, size: u64) -> Result<u64> {
@@ -124,20 +133,20 @@ impl Repository<'_> {
     /// mutant: verify the upload where it lies, then move it into the blob
     /// store unless a blob is already there.
     #[cfg(feature = "sim-mutants")]
-    async fn commit_upload_unsealed<S, E>(&self, id: &str, digest: &Digest, body: S) -> Result<u64>
+    async fn commit_upload_unsealed<S, E>(&self, upload: UploadRef<'_>, digest: &Digest, body: S) -> Result<u64>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let r = self.registry;
-        let Sealed::Verified { path, size } = r.uploads.commit_unsealed(&self.name, id, digest, body).await? else {
-            return Err(RegistryError::UploadUnknown(id.to_owned()));
+        let Sealed::Verified { path, size } = r.uploads.commit_unsealed(&self.name, upload, digest, body).await? else {
+            return Err(RegistryError::UploadUnknown(upload.id.to_owned()));
         };
         r.blobs.touch(digest, r.env.now()).await?;
         if r.blobs.size(digest).await?.is_none() {
             r.blobs.adopt(&path, digest).await?;
         }
-        self.finish_commit(id, digest, size).await
+        self.finish_commit(upload.id, digest, size).await
     }
 
     /// A whole blob in one request: an upload only this request knows, so
@@ -148,7 +157,10 @@ impl Repository<'_> {
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let upload = self.start_upload().await?;
-        let result = self.commit_upload(&upload.id, digest, ChunkBounds::default(), body).await;
+        // Hashed as it arrives with the digest's own algorithm: verified
+        // without a second pass.
+        let at = UploadRef { id: &upload.id, algorithm: digest.algorithm() };
+        let result = self.commit_upload(at, digest, ChunkBounds::default(), body).await;
         if result.is_err() {
             self.registry.uploads.discard(&self.name, &upload.id).await;
         }
@@ -228,21 +240,32 @@ impl Repository<'_> {
     // Manifests and tags.
 
     /// Validates and stores `manifest` (see `ManifestStore::put`), points
-    /// `tag` at it when given (with `if_match`, only if the tag still points
-    /// there), reports the push. Returns its digest.
+    /// each of `tags` at it (with `if_match`, only the one tag it may name,
+    /// and only if that tag still points there), reports the push: once per
+    /// tag, as if pushed by each, or once untagged. Returns its digest.
     pub async fn put_manifest(
         &self,
         manifest: Manifest,
         digest_in_url: Option<&Digest>,
-        tag: Option<&Tag>,
+        tags: &[Tag],
         if_match: Option<&Digest>,
     ) -> Result<Digest> {
+        if if_match.is_some() && tags.len() != 1 {
+            return Err(RegistryError::ManifestInvalid(format!(
+                "If-Match names what one tag points at; this push sets {} tags",
+                tags.len()
+            )));
+        }
         let (media_type, size) = (manifest.media_type().to_owned(), manifest.raw().len() as u64);
         let now = self.registry.env.now();
-        let tagged = tag.map(|t| (t, if_match));
-        let digest = self.registry.manifests.put(&self.name, manifest, digest_in_url, tagged, now).await?;
-        let tag = tag.cloned();
-        self.record(RepositoryEvent::ManifestPushed { media_type, digest: digest.clone(), size, tag }).await?;
+        let digest = self.registry.manifests.put(&self.name, manifest, digest_in_url, tags, if_match, now).await?;
+        let reported: Vec<Option<Tag>> =
+            if tags.is_empty() { vec![None] } else { tags.iter().cloned().map(Some).collect() };
+        for tag in reported {
+            let event =
+                RepositoryEvent::ManifestPushed { media_type: media_type.clone(), digest: digest.clone(), size, tag };
+            self.record(event).await?;
+        }
         Ok(digest)
     }
 
@@ -354,9 +377,10 @@ mod tests {
         let (r, events) = (registry(true), Recorder::default());
         let repo = r.repository(name("a/b"), &events);
         let upload = repo.start_upload().await.unwrap();
-        assert_eq!(repo.write_upload(&upload.id, ChunkBounds::default(), body(b"hello ")).await.unwrap(), 6);
+        let at = UploadRef { id: &upload.id, algorithm: drydock_spec::Algorithm::Sha256 };
+        assert_eq!(repo.write_upload(at, ChunkBounds::default(), body(b"hello ")).await.unwrap(), 6);
         let d = Digest::of(drydock_spec::Algorithm::Sha256, b"hello world");
-        assert_eq!(repo.commit_upload(&upload.id, &d, ChunkBounds::default(), body(b"world")).await.unwrap(), 11);
+        assert_eq!(repo.commit_upload(at, &d, ChunkBounds::default(), body(b"world")).await.unwrap(), 11);
         assert_eq!(events.take(), [("a/b".to_owned(), RepositoryEvent::BlobPushed { digest: d.clone(), size: 11 })]);
         assert_eq!(repo.blob(&d).await.unwrap().content.as_deref(), Some(&b"hello world"[..]));
         assert!(matches!(repo.upload_status(&upload.id).await, Err(RegistryError::UploadUnknown(_))));
@@ -413,7 +437,7 @@ mod tests {
         let tag = Tag::parse("v1").unwrap();
         let manifest = Manifest::parse(raw.clone(), None).unwrap();
         events.take();
-        let d = repo.put_manifest(manifest, None, Some(&tag), None).await.unwrap();
+        let d = repo.put_manifest(manifest, None, std::slice::from_ref(&tag), None).await.unwrap();
         let m = repo.manifest(&Reference::Tag(tag.clone()), true).await.unwrap();
         assert_eq!(m.body, raw);
         repo.manifest(&Reference::Digest(d.clone()), false).await.unwrap();
@@ -451,7 +475,7 @@ mod tests {
         }))
         .unwrap();
         let manifest = Manifest::parse(raw, None).unwrap();
-        let refused = repo.put_manifest(manifest, None, Some(&Tag::parse("t").unwrap()), None).await;
+        let refused = repo.put_manifest(manifest, None, &[Tag::parse("t").unwrap()], None).await;
         assert!(matches!(refused, Err(RegistryError::ManifestBlobUnknown(_))));
         assert!(events.take().is_empty());
         assert!(matches!(repo.tags().await, Err(RegistryError::NameUnknown(_))));

@@ -15,6 +15,10 @@ pub struct UploadState {
     pub offset: u64,
     /// Milliseconds since the Unix epoch.
     pub started_at: u64,
+    /// The algorithm the upload is hashed with as it arrives, when not the
+    /// default (`?digest-algorithm=` on the POST that started it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -62,7 +66,7 @@ mod tests {
     use super::*;
 
     fn state() -> UploadState {
-        UploadState { name: "a/b".into(), uuid: "u".into(), offset: 42, started_at: 1 }
+        UploadState { name: "a/b".into(), uuid: "u".into(), offset: 42, started_at: 1, algorithm: None }
     }
 
     #[test]
