@@ -65,6 +65,37 @@ fn drydock_passes_every_check() {
     assert_eq!(report["load"]["pull"]["bytes"], 12 * 65536);
 }
 
+/// Sparse manifests are optional: the check passes drydock refusing them
+/// (the default) and drydock storing them (when configured to); a recording
+/// proxy shows which behaviour each run met.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sparse_manifests_either_way() {
+    let scratch = Scratch::new("check-sparse");
+    let config = scratch.0.join("drydock.toml");
+    std::fs::write(
+        &config,
+        "[validation.manifests]\nlayers = \"none\"\n[validation.manifests.indexes]\nplatforms = \"none\"\n",
+    )
+    .unwrap();
+    let (_sparse, sparse) = drydock_serve(&["--config", config.to_str().unwrap()], &scratch.0.join("sparse"));
+    let (_plain, plain) = drydock_serve(&[], &scratch.0.join("plain"));
+    for (upstream, status) in [(sparse, 201), (plain, 400)] {
+        let seen = Seen::default();
+        let port = proxy_recording(upstream, Break::None, seen.clone()).await;
+        let (ok, out) = tokio::task::spawn_blocking(move || {
+            check(&format!("http://127.0.0.1:{port}"), &["--profile", "oci-next", "--only", "content/sets/sparse"])
+        })
+        .await
+        .unwrap();
+        assert!(ok && last_line(&out) == "1 passed, 0 failed, 0 skipped", "{out}");
+        let seen = seen.lock().unwrap();
+        for tag in ["sparse-image", "sparse-index"] {
+            let put = seen.iter().find(|(m, p, _)| m == "PUT" && p.ends_with(&format!("/manifests/{tag}")));
+            assert_eq!(put.map(|(_, _, s)| *s), Some(status), "{tag} against {upstream}: {seen:?}");
+        }
+    }
+}
+
 #[test]
 fn every_push_and_delete_reaches_the_webhook_listener() {
     let scratch = Scratch::new("check-webhook");
@@ -115,7 +146,9 @@ fn docker_registry_fails_only_its_known_departures() {
         check(&format!("http://127.0.0.1:{port}"), &["--profile", "oci-next", "--expect-failures", expected]);
     assert!(ok, "only expected failures may fail:\n{out}");
     let listed = drydock_check::parse_expected_failures(&std::fs::read_to_string(expected).unwrap());
-    for id in listed.keys() {
+    // A departure that shows only in some runs (a race lost now and then)
+    // is marked "sometimes:"; every other listed one must fail every time.
+    for (id, _) in listed.iter().filter(|(_, why)| !why.starts_with("sometimes:")) {
         assert!(
             out.contains(&format!("XFAIL {id} ")),
             "{id} is listed as an expected failure but did not fail:\n{out}"
@@ -136,6 +169,26 @@ enum Break {
     /// Answers reads of a manifest by an invalid tag with 400, as if it were
     /// a bad request rather than a manifest that does not exist.
     InvalidTagAs400,
+    /// Drops `OCI-Tag` from answers to pushes with `?tag=`.
+    DropOciTag,
+    /// Answers with a sha256 `Docker-Content-Digest` where the registry
+    /// said sha512 (as if it re-addressed sha512 content).
+    Sha512AsSha256,
+    /// Refuses manifests with non-distributable layers as if the layers had
+    /// to be pushed.
+    RefuseForeignLayers,
+    /// Claims sparse manifests were stored when the registry refused them.
+    AcceptSparse,
+    /// Opens uploads for digest algorithms the registry refused.
+    AcceptUnknownAlgorithm,
+    /// Claims refused manifest pushes succeeded.
+    AcceptRefusedManifest,
+    /// Answers upload cancels without cancelling anything.
+    IgnoreCancel,
+    /// Turns automatic mounts into upload sessions that do not exist.
+    BogusMountSession,
+    /// Serves manifests as `application/json`.
+    ManifestAsJson,
     /// Demands a bearer token (served at /token for user:secret) on /v2/ paths.
     RequireBearer(u16),
 }
@@ -154,8 +207,16 @@ fn token_reply(req: &http::request::Parts) -> Option<http::Response<Full<Bytes>>
     Some(r)
 }
 
+/// Every exchange a proxy forwarded: method, path, status.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String, u16)>>>;
+
 /// Forwards every request to `upstream`, then breaks the answer as told.
 async fn proxy(upstream: u16, mode: Break) -> u16 {
+    proxy_recording(upstream, mode, Seen::default()).await
+}
+
+/// [`proxy`], recording each exchange in `seen`.
+async fn proxy_recording(upstream: u16, mode: Break, seen: Seen) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let mode = match mode {
@@ -165,74 +226,152 @@ async fn proxy(upstream: u16, mode: Break) -> u16 {
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
+            let seen = seen.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| async move {
-                    let (parts, body) = req.into_parts();
-                    let body = body.collect().await?.to_bytes();
-                    let invalid_tag_read =
-                        parts.uri.path().contains("/manifests/.") && parts.method != http::Method::PUT;
-                    if let Break::RequireBearer(own_port) = mode {
-                        if let Some(r) = token_reply(&parts) {
-                            return Ok(r);
-                        }
-                        let bearer = format!("Bearer {TOKEN}");
-                        if parts.headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(bearer.as_str()) {
-                            let mut r = http::Response::new(Full::new(Bytes::from_static(
-                                br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#,
-                            )));
-                            *r.status_mut() = http::StatusCode::UNAUTHORIZED;
-                            let challenge = format!(
-                                r#"Bearer realm="http://127.0.0.1:{own_port}/token",service="test",scope="repository:x:pull,push""#
-                            );
-                            r.headers_mut().insert("www-authenticate", challenge.parse().unwrap());
-                            return Ok(r);
-                        }
-                    }
-                    let up = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await.unwrap();
-                    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(up)).await?;
-                    tokio::spawn(conn);
-                    let forwarded = http::Request::from_parts(parts, Full::new(body));
-                    let resp = sender.send_request(forwarded).await?;
-                    let (mut parts, body) = resp.into_parts();
-                    let mut body = body.collect().await?.to_bytes();
-                    match mode {
-                        Break::None | Break::RequireBearer(_) => {}
-                        Break::DropApiVersion => {
-                            parts.headers.remove("docker-distribution-api-version");
-                        }
-                        Break::WrongContentRange => {
-                            if parts.status == 206 {
-                                parts.headers.insert("content-range", "bytes 0-9/100".parse().unwrap());
-                            }
-                        }
-                        Break::UnsortedTags => {
-                            if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&body)
-                                && let Some(tags) = v.get_mut("tags").and_then(|t| t.as_array_mut())
+                let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let seen = seen.clone();
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let body = body.collect().await?.to_bytes();
+                        let invalid_tag_read =
+                            parts.uri.path().contains("/manifests/.") && parts.method != http::Method::PUT;
+                        let path = parts.uri.path().to_owned();
+                        let query = parts.uri.query().unwrap_or_default().to_owned();
+                        let method = parts.method.clone();
+                        let manifest_put = method == http::Method::PUT && path.contains("/manifests/");
+                        let reply = |status: u16, body: &'static [u8]| {
+                            let mut r = http::Response::new(Full::new(Bytes::from_static(body)));
+                            *r.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                            Ok(r)
+                        };
+                        match mode {
+                            Break::RefuseForeignLayers
+                                if manifest_put && body.windows(16).any(|w| w == b"nondistributable") =>
                             {
-                                tags.reverse();
-                                body = Bytes::from(serde_json::to_vec(&v).unwrap());
-                                parts.headers.insert("content-length", body.len().into());
-                            }
-                        }
-                        Break::DropOciSubject => {
-                            parts.headers.remove("oci-subject");
-                        }
-                        Break::AcceptOutOfOrderChunk => {
-                            if parts.status == 416 {
-                                parts.status = http::StatusCode::ACCEPTED;
-                            }
-                        }
-                        Break::InvalidTagAs400 => {
-                            if invalid_tag_read && parts.status == 404 {
-                                parts.status = http::StatusCode::BAD_REQUEST;
-                                body = Bytes::from_static(
-                                    br#"{"errors":[{"code":"TAG_INVALID","message":"invalid tag"}]}"#,
+                                return reply(
+                                    400,
+                                    br#"{"errors":[{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown"}]}"#,
                                 );
-                                parts.headers.insert("content-length", body.len().into());
+                            }
+                            Break::IgnoreCancel
+                                if method == http::Method::DELETE && path.contains("/blobs/uploads/") =>
+                            {
+                                return reply(204, b"");
+                            }
+                            _ => {}
+                        }
+                        if let Break::RequireBearer(own_port) = mode {
+                            if let Some(r) = token_reply(&parts) {
+                                return Ok(r);
+                            }
+                            let bearer = format!("Bearer {TOKEN}");
+                            if parts.headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(bearer.as_str())
+                            {
+                                let mut r = http::Response::new(Full::new(Bytes::from_static(
+                                    br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#,
+                                )));
+                                *r.status_mut() = http::StatusCode::UNAUTHORIZED;
+                                let challenge = format!(
+                                    r#"Bearer realm="http://127.0.0.1:{own_port}/token",service="test",scope="repository:x:pull,push""#
+                                );
+                                r.headers_mut().insert("www-authenticate", challenge.parse().unwrap());
+                                return Ok(r);
                             }
                         }
+                        let up = tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await.unwrap();
+                        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(up)).await?;
+                        tokio::spawn(conn);
+                        let forwarded = http::Request::from_parts(parts, Full::new(body));
+                        let resp = sender.send_request(forwarded).await?;
+                        let (mut parts, body) = resp.into_parts();
+                        let mut body = body.collect().await?.to_bytes();
+                        match mode {
+                            Break::None | Break::RequireBearer(_) => {}
+                            Break::DropApiVersion => {
+                                parts.headers.remove("docker-distribution-api-version");
+                            }
+                            Break::WrongContentRange => {
+                                if parts.status == 206 {
+                                    parts.headers.insert("content-range", "bytes 0-9/100".parse().unwrap());
+                                }
+                            }
+                            Break::UnsortedTags => {
+                                if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&body)
+                                    && let Some(tags) = v.get_mut("tags").and_then(|t| t.as_array_mut())
+                                {
+                                    tags.reverse();
+                                    body = Bytes::from(serde_json::to_vec(&v).unwrap());
+                                    parts.headers.insert("content-length", body.len().into());
+                                }
+                            }
+                            Break::DropOciSubject => {
+                                parts.headers.remove("oci-subject");
+                            }
+                            Break::AcceptOutOfOrderChunk => {
+                                if parts.status == 416 {
+                                    parts.status = http::StatusCode::ACCEPTED;
+                                }
+                            }
+                            Break::DropOciTag => {
+                                parts.headers.remove("oci-tag");
+                            }
+                            Break::Sha512AsSha256 => {
+                                let dcd = parts.headers.get("docker-content-digest").and_then(|v| v.to_str().ok());
+                                if let Some(d) = dcd.filter(|d| d.starts_with("sha512:")) {
+                                    let fake = drydock_spec::Digest::of(drydock_spec::Algorithm::Sha256, d.as_bytes());
+                                    parts.headers.insert("docker-content-digest", fake.as_str().parse().unwrap());
+                                }
+                            }
+                            Break::AcceptSparse => {
+                                if manifest_put && path.contains("/manifests/sparse-") && parts.status == 400 {
+                                    parts.status = http::StatusCode::CREATED;
+                                }
+                            }
+                            Break::AcceptUnknownAlgorithm => {
+                                if method == http::Method::POST
+                                    && query.contains("digest-algorithm=")
+                                    && parts.status == 400
+                                {
+                                    parts.status = http::StatusCode::ACCEPTED;
+                                }
+                            }
+                            Break::AcceptRefusedManifest => {
+                                if manifest_put && parts.status == 400 {
+                                    parts.status = http::StatusCode::CREATED;
+                                    body = Bytes::new();
+                                    parts.headers.insert("content-length", 0.into());
+                                }
+                            }
+                            Break::BogusMountSession => {
+                                if method == http::Method::POST
+                                    && query.contains("mount=")
+                                    && !query.contains("from=")
+                                    && parts.status == 201
+                                {
+                                    parts.status = http::StatusCode::ACCEPTED;
+                                    let bogus = path.replace("/blobs/uploads/", "/blobs/uploads/00000000-bogus");
+                                    parts.headers.insert("location", bogus.parse().unwrap());
+                                }
+                            }
+                            Break::ManifestAsJson => {
+                                if path.contains("/manifests/") && parts.status == 200 {
+                                    parts.headers.insert("content-type", "application/json".parse().unwrap());
+                                }
+                            }
+                            Break::RefuseForeignLayers | Break::IgnoreCancel => {}
+                            Break::InvalidTagAs400 => {
+                                if invalid_tag_read && parts.status == 404 {
+                                    parts.status = http::StatusCode::BAD_REQUEST;
+                                    body = Bytes::from_static(
+                                        br#"{"errors":[{"code":"TAG_INVALID","message":"invalid tag"}]}"#,
+                                    );
+                                    parts.headers.insert("content-length", body.len().into());
+                                }
+                            }
+                        }
+                        seen.lock().unwrap().push((method.to_string(), path, parts.status.as_u16()));
+                        Ok::<_, hyper::Error>(http::Response::from_parts(parts, Full::new(body)))
                     }
-                    Ok::<_, hyper::Error>(http::Response::from_parts(parts, Full::new(body)))
                 });
                 let _ =
                     hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
@@ -249,11 +388,27 @@ async fn each_check_catches_the_breakage_it_is_for() {
     for (mode, id) in [
         (Break::DropApiVersion, "base/api-version-header"),
         (Break::WrongContentRange, "pull/blob/range-206"),
+        (Break::WrongContentRange, "pull/blob/range-forms"),
         (Break::UnsortedTags, "discovery/tags/list"),
         (Break::DropOciSubject, "discovery/referrers/subject"),
         (Break::AcceptOutOfOrderChunk, "push/chunked/out-of-order-416"),
         (Break::AcceptOutOfOrderChunk, "push/chunked/final-out-of-order-416"),
         (Break::InvalidTagAs400, "pull/manifest/invalid-tag-404"),
+        (Break::DropOciSubject, "content/sets/artifacts-with-subject"),
+        (Break::DropOciTag, "content/sets/tag-param-sha256"),
+        (Break::Sha512AsSha256, "content/sets/tag-param-sha512"),
+        (Break::Sha512AsSha256, "content/sets/sha512"),
+        (Break::Sha512AsSha256, "push/sha512/every-method"),
+        (Break::Sha512AsSha256, "push/digest-algorithm/sha512"),
+        (Break::RefuseForeignLayers, "content/sets/non-distributable-layers"),
+        (Break::AcceptSparse, "content/sets/sparse"),
+        (Break::AcceptUnknownAlgorithm, "push/digest-algorithm/unknown-400"),
+        (Break::AcceptRefusedManifest, "content/sets/bad-digest-manifest"),
+        (Break::IgnoreCancel, "push/upload/cancel"),
+        (Break::BogusMountSession, "push/mount/without-from"),
+        (Break::ManifestAsJson, "content/sets/image-uncompressed"),
+        (Break::ManifestAsJson, "content/sets/nested-index"),
+        (Break::ManifestAsJson, "content/sets/data-field"),
     ] {
         let clean = proxy(upstream, Break::None).await;
         let broken = proxy(upstream, mode).await;

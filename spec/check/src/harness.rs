@@ -313,7 +313,8 @@ impl Ctx {
         self.cleanup.lock().unwrap_or_else(|p| p.into_inner()).push((format!("/v2/{repo}/blobs/{d}"), String::new()));
     }
 
-    fn note_manifest(&self, repo: &str, d: &Digest) {
+    /// Remembers a manifest to delete when the run ends.
+    pub(crate) fn note_manifest(&self, repo: &str, d: &Digest) {
         self.cleanup
             .lock()
             .unwrap_or_else(|p| p.into_inner())

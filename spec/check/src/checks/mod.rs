@@ -1,9 +1,11 @@
 //! The checks, grouped as the spec groups its workflows.
 
+mod algorithms;
 mod base;
 mod concurrency;
 mod consistency;
 mod content;
+mod datasets;
 mod discovery;
 mod errors;
 mod management;
@@ -20,9 +22,11 @@ pub fn all() -> Vec<Check> {
     v.extend(base::checks());
     v.extend(pull::checks());
     v.extend(push::checks());
+    v.extend(algorithms::checks());
     v.extend(discovery::checks());
     v.extend(management::checks());
     v.extend(content::checks());
+    v.extend(datasets::checks());
     v.extend(errors::checks());
     v.extend(robustness::checks());
     v.extend(consistency::checks());

@@ -41,6 +41,13 @@ pub fn checks() -> Vec<Check> {
             blob_range_unsatisfiable
         ),
         check!(
+            "pull/blob/range-forms",
+            "spec §Pulling blobs (Range); main-branch conformance",
+            OciNext,
+            "every form of byte range (a-b, a-, -n, an end past the blob) answers 206 with its bytes; a reversed or out-of-blob range 416",
+            blob_range_forms
+        ),
+        check!(
             "pull/manifest/by-tag",
             "spec §Pulling manifests (end-3)",
             Oci10,
@@ -139,6 +146,46 @@ async fn blob_range_unsatisfiable(ctx: &Ctx) -> Verdict {
         return Err(skip("the registry ignores Range (allowed: range support is optional)"));
     }
     expect_status(&r, &[416])
+}
+
+async fn blob_range_forms(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("range-forms");
+    let data = ctx.unique_bytes("blob", 2048);
+    let d = ctx.push_blob(&repo, &data).await?;
+    // (Range, the bytes it selects; None: unsatisfiable.)
+    let forms: [(&str, Option<(usize, usize)>); 6] = [
+        ("bytes=500-1499", Some((500, 1499))),
+        ("bytes=500-", Some((500, 2047))),
+        ("bytes=-500", Some((1548, 2047))),
+        ("bytes=2000-5000", Some((2000, 2047))),
+        ("bytes=500-0", None),
+        ("bytes=5000-10000", None),
+    ];
+    for (range, selects) in forms {
+        let r = ctx.req(Method::GET, &format!("/v2/{repo}/blobs/{d}"), &[("range", range)], vec![]).await?;
+        let Some((first, last)) = selects else {
+            expect_status(&r, &[416])?;
+            continue;
+        };
+        if r.status == 200 {
+            return Err(fail(
+                &r,
+                format!("{range}: the whole blob came back; the main-branch suite requires range support"),
+            ));
+        }
+        expect_status(&r, &[206])?;
+        let exact = format!("bytes {first}-{last}/2048");
+        let unknown_total = format!("bytes {first}-{last}/*");
+        if !matches!(r.header("content-range"), Some(v) if v == exact || v == unknown_total) {
+            return Err(fail(&r, format!("{range}: Content-Range should be {exact}")));
+        }
+        if r.header("content-length") != Some((last - first + 1).to_string().as_str())
+            || r.body[..] != data[first..=last]
+        {
+            return Err(fail(&r, format!("{range}: the body should be bytes {first}-{last} of the blob")));
+        }
+    }
+    Ok(())
 }
 
 async fn manifest_by_tag(ctx: &Ctx) -> Verdict {
