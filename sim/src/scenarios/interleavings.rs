@@ -3,11 +3,13 @@
 //! shared uploads and shared content. The seed draws each client's next
 //! operation, its instance and its arguments:
 //!
-//! POST (bare, monolithic, mount), PATCH with and without `Content-Range`
+//! POST (bare, monolithic, mount; sha256 or sha512 content, uploads hashed
+//! as they arrive with either algorithm), PATCH with and without `Content-Range`
 //! (in order and out of it), status GET, closing PUT with and without a
 //! body and with right, partial or wrong digests, cancel, duplicate sends,
 //! pairs of operations racing on one upload, connections cut mid-body,
-//! manifest PUTs by tag and digest, manifest and blob deletes, reads.
+//! manifest PUTs by tag and digest (sha256 or sha512), manifest and blob
+//! deletes, reads.
 //!
 //! The oracle is the universal one every run answers to (`ledger`): every
 //! blob in the store and every blob served hashes to its digest, every
@@ -61,6 +63,8 @@ struct Upload {
     content: usize,
     /// What the last answer said the upload holds.
     sent: usize,
+    /// The algorithm the upload was started with (`?digest-algorithm=`).
+    algorithm: Algorithm,
 }
 
 struct World {
@@ -91,6 +95,22 @@ impl Actor {
         Digest::of(Algorithm::Sha256, &self.world.pool[content])
     }
 
+    /// Mostly sha256; now and then sha512.
+    fn algorithm(&mut self) -> Algorithm {
+        if self.pick(4) == 0 { Algorithm::Sha512 } else { Algorithm::Sha256 }
+    }
+
+    /// The digest of a content under a drawn algorithm.
+    fn any_digest(&mut self, content: usize) -> Digest {
+        let world = self.world.clone();
+        self.any_digest_of(&world.pool[content])
+    }
+
+    fn any_digest_of(&mut self, bytes: &[u8]) -> Digest {
+        let alg = self.algorithm();
+        Digest::of(alg, bytes)
+    }
+
     /// A random upload in progress (as far as anyone knows), by index.
     fn upload(&mut self) -> Option<(usize, Upload)> {
         let uploads = self.world.uploads.lock().unwrap();
@@ -116,11 +136,16 @@ impl Actor {
 
     async fn start(&mut self) {
         let (host, repo, content) = (self.host(), self.repo(), self.pick(self.world.pool.len()));
-        let r = self.client.send(host, Method::POST, &format!("/v2/{repo}/blobs/uploads/"), &[], vec![]).await;
+        let algorithm = self.algorithm();
+        let path = match algorithm {
+            Algorithm::Sha256 => format!("/v2/{repo}/blobs/uploads/"),
+            other => format!("/v2/{repo}/blobs/uploads/?digest-algorithm={other}"),
+        };
+        let r = self.client.send(host, Method::POST, &path, &[], vec![]).await;
         if let Ok(r) = r
             && let Some(location) = r.header("location").filter(|_| r.status == 202)
         {
-            self.world.uploads.lock().unwrap().push(Upload { location, content, sent: 0 });
+            self.world.uploads.lock().unwrap().push(Upload { location, content, sent: 0, algorithm });
         }
     }
 
@@ -144,16 +169,18 @@ impl Actor {
 
     /// A closing PUT for upload `u`: usually the digest of its content,
     /// with the rest as the body or not; sometimes the digest of what was
-    /// sent so far, or a wrong one.
+    /// sent so far, or a wrong one. Usually in the upload's algorithm,
+    /// sometimes in the other.
     fn close(&mut self, u: &Upload) -> (String, Vec<u8>) {
         let world = self.world.clone();
         let data = &world.pool[u.content];
         let sent = u.sent.min(data.len());
+        let alg = if self.pick(5) == 0 { self.algorithm() } else { u.algorithm };
         let (digest, body) = match self.pick(6) {
-            0 | 1 => (self.digest(u.content), data[sent..].to_vec()),
-            2 | 3 => (self.digest(u.content), vec![]),
-            4 => (Digest::of(Algorithm::Sha256, &data[..sent]), vec![]),
-            _ => (self.digest((u.content + 1) % self.world.pool.len()), vec![]),
+            0 | 1 => (Digest::of(alg, data), data[sent..].to_vec()),
+            2 | 3 => (Digest::of(alg, data), vec![]),
+            4 => (Digest::of(alg, &data[..sent]), vec![]),
+            _ => (Digest::of(alg, &world.pool[(u.content + 1) % world.pool.len()]), vec![]),
         };
         (format!("{}&digest={digest}", u.location), body)
     }
@@ -206,30 +233,30 @@ impl Actor {
                 if let (0, Some((_, u))) = (self.pick(2), self.upload()) {
                     self.client.send_cut(host, Method::PATCH, &u.location, &data, cut).await;
                 } else {
-                    let path = format!("/v2/{repo}/blobs/uploads/?digest={}", self.digest(content));
+                    let path = format!("/v2/{repo}/blobs/uploads/?digest={}", self.any_digest(content));
                     self.client.send_cut(host, Method::POST, &path, &data, cut).await;
                 }
             }
             72..80 => {
                 let (host, repo, content) = (self.host(), self.repo(), self.pick(self.world.pool.len()));
-                let path = format!("/v2/{repo}/blobs/uploads/?digest={}", self.digest(content));
+                let path = format!("/v2/{repo}/blobs/uploads/?digest={}", self.any_digest(content));
                 let _ = self.client.send(host, Method::POST, &path, &[], self.world.pool[content].clone()).await;
             }
             80..84 => {
                 let (host, to, content) = (self.host(), self.repo(), self.pick(self.world.pool.len()));
                 let from = if to == REPOS[0] { REPOS[1] } else { REPOS[0] };
-                let path = format!("/v2/{to}/blobs/uploads/?mount={}&from={from}", self.digest(content));
+                let path = format!("/v2/{to}/blobs/uploads/?mount={}&from={from}", self.any_digest(content));
                 let _ = self.client.send(host, Method::POST, &path, &[], vec![]).await;
             }
             84..91 => self.manifest().await,
             91..93 => {
                 let (host, repo, content) = (self.host(), self.repo(), self.pick(self.world.pool.len()));
-                let path = format!("/v2/{repo}/blobs/{}", self.digest(content));
+                let path = format!("/v2/{repo}/blobs/{}", self.any_digest(content));
                 let _ = self.client.send(host, Method::DELETE, &path, &[], vec![]).await;
             }
             _ => {
                 let (host, repo, content) = (self.host(), self.repo(), self.pick(self.world.pool.len()));
-                let path = format!("/v2/{repo}/blobs/{}", self.digest(content));
+                let path = format!("/v2/{repo}/blobs/{}", self.any_digest(content));
                 let _ = self.client.send(host, Method::GET, &path, &[], vec![]).await;
             }
         }
@@ -279,7 +306,7 @@ impl Actor {
                         "digest": self.digest(layer), "size": self.world.pool[layer].len()}],
         }))
         .unwrap();
-        let d = Digest::of(Algorithm::Sha256, &body);
+        let d = self.any_digest_of(&body);
         let reference = match self.pick(3) {
             0 => d.to_string(),
             n => format!("t{n}"),

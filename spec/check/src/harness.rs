@@ -126,6 +126,18 @@ pub fn expect_header_eq(r: &Reply, name: &str, value: &str) -> Verdict {
     }
 }
 
+/// `Docker-Content-Digest` must name `d` when present; under `oci-next` it
+/// must be present (the main-branch suite, with its digest-header switch on,
+/// requires it on every blob and manifest answer).
+pub fn expect_digest(ctx: &Ctx, r: &Reply, d: &Digest) -> Verdict {
+    match r.header("docker-content-digest") {
+        Some(got) if got == d.as_str() => Ok(()),
+        Some(got) => Err(fail(r, format!("Docker-Content-Digest is {got}, expected {d}"))),
+        None if ctx.profile >= Profile::OciNext => Err(fail(r, format!("expected Docker-Content-Digest: {d}"))),
+        None => Ok(()),
+    }
+}
+
 /// Everything a check needs: the client, its namespace, and what to clean up.
 pub struct Ctx {
     pub client: Client,

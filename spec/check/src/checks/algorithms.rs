@@ -3,7 +3,7 @@
 //! upload (end-4c).
 
 use crate::check;
-use crate::harness::{Check, Ctx, Verdict, expect_error, expect_header, expect_status, fail};
+use crate::harness::{Check, Ctx, Verdict, expect_digest, expect_error, expect_header, expect_status, fail};
 use drydock_spec::{Algorithm, Digest};
 use http::Method;
 
@@ -13,7 +13,7 @@ pub fn checks() -> Vec<Check> {
             "push/sha512/every-method",
             "image-spec §Digests; main-branch conformance (blobs per algorithm)",
             OciNext,
-            "sha512 blobs pushed by single POST, POST+PUT, chunks, a streamed PATCH and a mount: each served under its sha512 digest",
+            "sha512 blobs pushed by single POST, POST+PUT, chunks, a streamed PATCH and a mount, and the empty and {} blobs: each served under its sha512 digest",
             every_method
         ),
         check!(
@@ -41,11 +41,7 @@ async fn served(ctx: &Ctx, repo: &str, d: &Digest, bytes: &[u8]) -> Verdict {
     for method in [Method::HEAD, Method::GET] {
         let r = ctx.req(method.clone(), &format!("/v2/{repo}/blobs/{d}"), &[], vec![]).await?;
         expect_status(&r, &[200])?;
-        if let Some(got) = r.header("docker-content-digest")
-            && got != d.as_str()
-        {
-            return Err(fail(&r, format!("{method} of {d} answers Docker-Content-Digest {got}")));
-        }
+        expect_digest(ctx, &r, d)?;
         if method == Method::GET && r.body[..] != bytes[..] {
             return Err(fail(&r, format!("{d} reads back other bytes")));
         }
@@ -54,12 +50,9 @@ async fn served(ctx: &Ctx, repo: &str, d: &Digest, bytes: &[u8]) -> Verdict {
 }
 
 /// A closing PUT must answer 201 naming the digest it was given.
-fn created(r: &crate::client::Reply, d: &Digest) -> Verdict {
+fn created(ctx: &Ctx, r: &crate::client::Reply, d: &Digest) -> Verdict {
     expect_status(r, &[201])?;
-    match r.header("docker-content-digest") {
-        Some(got) if got != d.as_str() => Err(fail(r, format!("Docker-Content-Digest is {got}, pushed as {d}"))),
-        _ => Ok(()),
-    }
+    expect_digest(ctx, r, d)
 }
 
 async fn every_method(ctx: &Ctx) -> Verdict {
@@ -76,16 +69,16 @@ async fn every_method(ctx: &Ctx) -> Verdict {
         let location = Ctx::path_of(expect_header(&r, "location")?);
         let r =
             ctx.req(Method::PUT, &Ctx::with_query(&location, "digest", d.as_str()), &[OCTETS], bytes.clone()).await?;
-        created(&r, &d)?;
+        created(ctx, &r, &d)?;
     } else {
-        created(&r, &d)?;
+        created(ctx, &r, &d)?;
     }
     served(ctx, &repo, &d, &bytes).await?;
     // POST, then PUT with the whole blob.
     let (d, bytes) = blob("post put");
     let location = ctx.start_upload(&repo).await?;
     let r = ctx.req(Method::PUT, &Ctx::with_query(&location, "digest", d.as_str()), &[OCTETS], bytes.clone()).await?;
-    created(&r, &d)?;
+    created(ctx, &r, &d)?;
     served(ctx, &repo, &d, &bytes).await?;
     // Three chunks, the last carried by the closing PUT.
     let (d, bytes) = blob("chunks");
@@ -103,7 +96,7 @@ async fn every_method(ctx: &Ctx) -> Verdict {
             bytes[1000..].to_vec(),
         )
         .await?;
-    created(&r, &d)?;
+    created(ctx, &r, &d)?;
     served(ctx, &repo, &d, &bytes).await?;
     // One streamed PATCH (no Content-Range), then an empty closing PUT.
     let (d, bytes) = blob("stream");
@@ -112,12 +105,21 @@ async fn every_method(ctx: &Ctx) -> Verdict {
     expect_status(&r, &[202])?;
     let location = Ctx::path_of(expect_header(&r, "location")?);
     let r = ctx.req(Method::PUT, &Ctx::with_query(&location, "digest", d.as_str()), &[], vec![]).await?;
-    created(&r, &d)?;
+    created(ctx, &r, &d)?;
     served(ctx, &repo, &d, &bytes).await?;
-    // A mount of the last one into another repository.
+    // Well-known contents: the empty blob and `{}`.
+    for bytes in [Vec::new(), b"{}".to_vec()] {
+        let d = Digest::of(Algorithm::Sha512, &bytes);
+        let location = ctx.start_upload(&repo).await?;
+        let r =
+            ctx.req(Method::PUT, &Ctx::with_query(&location, "digest", d.as_str()), &[OCTETS], bytes.clone()).await?;
+        created(ctx, &r, &d)?;
+        served(ctx, &repo, &d, &bytes).await?;
+    }
+    // A mount of the streamed one into another repository.
     let target = ctx.repo("sha512-mount");
     let r = ctx.req(Method::POST, &format!("/v2/{target}/blobs/uploads/?mount={d}&from={repo}"), &[], vec![]).await?;
-    created(&r, &d)?;
+    created(ctx, &r, &d)?;
     served(ctx, &target, &d, &bytes).await
 }
 
@@ -134,7 +136,7 @@ async fn declared_sha512(ctx: &Ctx) -> Verdict {
         location = Ctx::path_of(expect_header(&r, "location")?);
     }
     let r = ctx.req(Method::PUT, &Ctx::with_query(&location, "digest", d.as_str()), &[], vec![]).await?;
-    created(&r, &d)?;
+    created(ctx, &r, &d)?;
     served(ctx, &repo, &d, &bytes).await
 }
 

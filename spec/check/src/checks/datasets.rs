@@ -9,7 +9,7 @@
 //! [`exercise`]d: everything is judged by what the registry answers.
 
 use crate::check;
-use crate::harness::{Check, Ctx, Verdict, expect_error, expect_status, fail, fail_plain};
+use crate::harness::{Check, Ctx, Verdict, expect_digest, expect_error, expect_status, fail, fail_plain};
 use base64::Engine;
 use drydock_spec::media_type::{OCI_CONFIG, OCI_EMPTY, OCI_INDEX, OCI_LAYER, OCI_LAYER_GZIP, OCI_MANIFEST};
 use drydock_spec::{Algorithm, Digest};
@@ -374,11 +374,7 @@ async fn push_manifest(ctx: &Ctx, repo: &str, m: &Pushed, tag_param: bool) -> Ve
     let r = ctx.req(Method::PUT, &path, &[("content-type", m.media_type)], m.body.clone()).await?;
     expect_status(&r, &[201])?;
     ctx.note_manifest(repo, &m.digest);
-    if let Some(d) = r.header("docker-content-digest")
-        && d != m.digest.as_str()
-    {
-        return Err(fail(&r, format!("Docker-Content-Digest is {d}, the manifest was pushed as {}", m.digest)));
-    }
+    expect_digest(ctx, &r, &m.digest)?;
     if r.header("location").is_none() {
         return Err(fail(&r, "a manifest push must answer with a Location"));
     }
@@ -428,11 +424,7 @@ async fn read_manifest(ctx: &Ctx, repo: &str, reference: &str, m: &Pushed) -> Ve
         if r.header("content-length") != Some(m.body.len().to_string().as_str()) {
             return Err(fail(&r, format!("{what}: Content-Length should be {}", m.body.len())));
         }
-        if let Some(d) = r.header("docker-content-digest")
-            && d != m.digest.as_str()
-        {
-            return Err(fail(&r, format!("{what}: Docker-Content-Digest is {d}, it was pushed as {}", m.digest)));
-        }
+        expect_digest(ctx, &r, &m.digest)?;
         if method == Method::GET && r.body[..] != m.body[..] {
             return Err(fail(&r, format!("{what}: the body differs from the bytes pushed")));
         }
@@ -447,11 +439,7 @@ async fn read_blob(ctx: &Ctx, repo: &str, d: &Digest, bytes: &[u8]) -> Verdict {
         if r.header("content-length") != Some(bytes.len().to_string().as_str()) {
             return Err(fail(&r, format!("{method} of blob {d}: Content-Length should be {}", bytes.len())));
         }
-        if let Some(got) = r.header("docker-content-digest")
-            && got != d.as_str()
-        {
-            return Err(fail(&r, format!("{method} of blob {d}: Docker-Content-Digest is {got}")));
-        }
+        expect_digest(ctx, &r, d)?;
         if method == Method::GET && r.body[..] != bytes[..] {
             return Err(fail(&r, format!("blob {d}: the body differs from the bytes pushed")));
         }
