@@ -63,3 +63,15 @@ fn collects_only_unreferenced_blobs_and_respects_the_grace() {
     assert_eq!(http(port, "GET", &format!("/v2/gc/app/manifests/{d}"), oci, b"").0, 404);
     assert_eq!(http(port, "GET", "/v2/gc/app/manifests/v1", oci, b"").0, 200);
 }
+
+#[test]
+fn offline_commands_refuse_a_root_that_does_not_exist() {
+    let scratch = Scratch::new("cli-gc-typo");
+    let typo = scratch.0.join("typo");
+    for command in [&["gc", "--root"][..], &["events", "list", "--root"][..]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_drydock")).args(command).arg(&typo).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains("does not exist"), "{command:?}: {stderr}");
+        assert!(!typo.exists(), "{command:?} must not create the root");
+    }
+}

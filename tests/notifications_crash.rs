@@ -134,6 +134,14 @@ fn rejected_events_are_dead_lettered_then_replayed() {
     wait_for("both events to be dead-lettered", || events(&["list"]).contains("2 dead-lettered"));
     let listing = events(&["list", "--endpoint", "hook"]);
     assert!(listing.contains("push crash/test@") && listing.contains("0 pending"), "{listing}");
+    // With only the storage root, every queue the storage holds is listed.
+    let by_root = Command::new(env!("CARGO_BIN_EXE_drydock"))
+        .args(["events", "list", "--root"])
+        .arg(scratch.0.join("storage"))
+        .output()
+        .unwrap();
+    let by_root = String::from_utf8(by_root.stdout).unwrap();
+    assert!(by_root.contains("endpoint hook: 0 pending, 2 dead-lettered"), "{by_root}");
 
     receiver.status.store(200, Ordering::SeqCst);
     assert!(events(&["replay", "--endpoint", "hook"]).contains("replayed 2 event(s)"));

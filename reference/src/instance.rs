@@ -16,6 +16,10 @@ pub struct InstanceConfig {
     /// Signs upload state; instances sharing storage must share it.
     pub secret: Vec<u8>,
     pub delete_enabled: bool,
+    /// Refuse every change (distribution's `maintenance.readonly`).
+    pub read_only: bool,
+    /// Added to every response (distribution's `http.headers`).
+    pub response_headers: Vec<(http::HeaderName, http::HeaderValue)>,
     /// Mounts without `from` link any stored blob (OCI 1.1 automatic
     /// content discovery); off, they open an upload session.
     pub automatic_mount: bool,
@@ -37,6 +41,8 @@ impl InstanceConfig {
             env,
             secret: secret.to_vec(),
             delete_enabled: true,
+            read_only: false,
+            response_headers: Vec::new(),
             automatic_mount: true,
             manifest_rules: ManifestRules::default(),
             endpoints: Vec::new(),
@@ -56,6 +62,8 @@ pub struct Instance {
     pub instance_id: String,
     pub source_addr: String,
     pub scheme: &'static str,
+    /// Added to every response.
+    pub response_headers: Arc<Vec<(http::HeaderName, http::HeaderValue)>>,
 }
 
 impl Instance {
@@ -63,6 +71,7 @@ impl Instance {
         let instance_id = config.env.new_uuid();
         let mut registry = Registry::new(config.driver.clone(), config.env, &config.secret, config.delete_enabled);
         registry.automatic_mount = config.automatic_mount;
+        registry.read_only = config.read_only;
         registry.manifests.rules = config.manifest_rules;
         #[allow(unused_mut)]
         let mut notifications = Broadcaster::new(config.driver, &instance_id, config.endpoints);
@@ -70,7 +79,14 @@ impl Instance {
         {
             notifications.mutants = registry.mutants.clone();
         }
-        Instance { registry, notifications, instance_id, source_addr: config.source_addr, scheme: config.scheme }
+        Instance {
+            registry,
+            notifications,
+            instance_id,
+            source_addr: config.source_addr,
+            scheme: config.scheme,
+            response_headers: Arc::new(config.response_headers),
+        }
     }
 
     /// The simulator's switches for deliberate bugs (shared by every part).

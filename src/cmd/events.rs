@@ -44,7 +44,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let driver = config.driver()?;
-        let names: Vec<String> = config.endpoints()?.into_iter().map(|e| e.name).collect();
+        // The configured endpoints and every queue the storage holds (an
+        // endpoint removed from the configuration may still hold events;
+        // with only --root, the storage is all there is to go by).
+        let mut names: Vec<String> = config.endpoints()?.into_iter().map(|e| e.name).collect();
+        match driver.list(drydock_reference::notifications::queue::ROOT).await {
+            Ok(found) => names.extend(found),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
+        }
+        names.sort();
+        names.dedup();
         let queue = |name: &str| EventQueue::new(driver.clone(), name, "cli");
         match &args.command {
             Command::List { endpoint } => {
@@ -73,7 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             Command::Replay { endpoint, keys } => {
                 if !names.contains(endpoint) {
-                    bail!("no endpoint named {endpoint:?} in the configuration");
+                    bail!("no endpoint named {endpoint:?} in the configuration or the storage");
                 }
                 let q = queue(endpoint);
                 let keys: Vec<String> =

@@ -86,10 +86,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         None => entropy::<32>()?.to_vec(),
     };
     let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
-    let listener =
-        tokio::net::TcpListener::bind(&config.addr).await.with_context(|| format!("binding {}", config.addr))?;
+    let addr = config::listen_addr(&config.addr);
+    let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
     let instance = Instance::new(InstanceConfig {
         delete_enabled: config.delete,
+        read_only: config.read_only,
+        response_headers: config.response_headers()?,
         automatic_mount: config.automatic_mount,
         manifest_rules: config.validation.to_rules()?,
         endpoints: config.endpoints()?,
@@ -105,16 +107,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         storage = instance.registry.driver.name(),
         root = %display_root(&config),
         delete_enabled = config.delete,
+        read_only = config.read_only,
         tls = tls.is_some(),
         notification_endpoints = instance.notifications.endpoint_names().len(),
         "drydock registry listening"
     );
-    if config.upload_purge.enabled {
+    // A read-only registry changes nothing, maintenance included.
+    if config.upload_purge.enabled && !config.read_only {
         let (age, interval) = (config.upload_purge.age, config.upload_purge.interval);
         let registry = instance.registry.clone();
         tokio::spawn(drydock_reference::registry::purge::run_periodically(registry, age, interval));
     }
-    if config.gc.enabled {
+    if config.gc.enabled && !config.read_only {
         use drydock_reference::registry::gc;
         let options =
             gc::Options { grace: config.gc.grace, dry_run: false, delete_untagged: config.gc.delete_untagged };

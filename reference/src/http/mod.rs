@@ -63,6 +63,9 @@ pub async fn handle(instance: &Instance, req: Request<Incoming>, peer: &str) -> 
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let mut resp = dispatch(instance, req, &id, peer).await;
+    for (name, value) in instance.response_headers.iter() {
+        resp.headers_mut().append(name.clone(), value.clone());
+    }
     response::set(&mut resp, API_VERSION_HEADER, API_VERSION);
     response::set(&mut resp, "x-request-id", &id);
     let bytes =
@@ -153,6 +156,10 @@ async fn dispatch(instance: &Instance, req: Request<Incoming>, request_id: &str,
                 Err(e) => return response::error(ErrorCode::NameInvalid, e.to_string()),
             };
             let ctx = Ctx { registry, repo, query: query(&req), events: bridge(instance, &req, request_id, peer) };
+            let writes = matches!(method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
+            if writes && let Err(e) = ctx.repository().writes_allowed() {
+                return into_response(e);
+            }
             let result = match (route, method) {
                 (Route::Tags { .. }, Method::GET) => listing::tags(&ctx).await,
                 (Route::Manifest { reference, .. }, Method::GET) => manifests::get(&ctx, &reference, &req, true).await,

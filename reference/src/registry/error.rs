@@ -31,6 +31,8 @@ pub enum RegistryError {
     PreconditionFailed { tag: String, expected: String },
     #[error("deletes are disabled on this registry")]
     DeletesDisabled,
+    #[error("the registry is in read-only mode: nothing can be pushed, mounted or deleted")]
+    ReadOnly,
     #[error("repository {0} is not known")]
     NameUnknown(String),
     #[error(transparent)]
@@ -58,7 +60,7 @@ impl RegistryError {
             RegistryError::ManifestInvalid(_) => ErrorCode::ManifestInvalid,
             RegistryError::ManifestBlobUnknown(_) => ErrorCode::ManifestBlobUnknown,
             RegistryError::NameUnknown(_) => ErrorCode::NameUnknown,
-            RegistryError::DeletesDisabled => ErrorCode::Unsupported,
+            RegistryError::DeletesDisabled | RegistryError::ReadOnly => ErrorCode::Unsupported,
             RegistryError::Storage(e) if e.is_not_found() => ErrorCode::NameUnknown,
             RegistryError::Storage(_) => ErrorCode::Unavailable,
             RegistryError::Body(_) => ErrorCode::SizeInvalid,

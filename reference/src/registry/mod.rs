@@ -46,6 +46,8 @@ pub struct Registry {
     pub uploads: BlobWriter,
     pub tokens: TokenSigner,
     pub delete_enabled: bool,
+    /// Every change is refused (`RegistryError::ReadOnly`); reads work.
+    pub read_only: bool,
     /// A mount without `from` links a blob stored anywhere (on by default).
     pub automatic_mount: bool,
     /// Deliberate bugs the simulator can switch on.
@@ -77,6 +79,7 @@ impl Registry {
             manifests,
             tokens: TokenSigner::new(secret),
             delete_enabled,
+            read_only: false,
             automatic_mount: true,
         }
     }

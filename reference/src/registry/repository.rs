@@ -51,7 +51,15 @@ impl Repository<'_> {
         &self.registry.manifests.tags
     }
 
+    /// Refuses every change while the registry is read-only. Each write
+    /// operation asks first; the HTTP layer asks too, before it reads a
+    /// request body it would only throw away.
+    pub fn writes_allowed(&self) -> Result<()> {
+        if self.registry.read_only { Err(RegistryError::ReadOnly) } else { Ok(()) }
+    }
+
     fn deletes_allowed(&self) -> Result<()> {
+        self.writes_allowed()?;
         if self.registry.delete_enabled { Ok(()) } else { Err(RegistryError::DeletesDisabled) }
     }
 
@@ -61,6 +69,7 @@ impl Repository<'_> {
     /// arrive is chosen by the caller, who names it on every write and
     /// commit (see [`UploadRef`]).
     pub async fn start_upload(&self) -> Result<UploadInfo> {
+        self.writes_allowed()?;
         let id = self.registry.env.new_uuid();
         self.registry.uploads.start(&self.name, &id, self.registry.env.now()).await
     }
@@ -75,6 +84,7 @@ impl Repository<'_> {
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        self.writes_allowed()?;
         #[cfg(feature = "sim-mutants")]
         let bounds = if self.registry.mutants.upload_offset_from_request() {
             ChunkBounds { start: None, ..bounds }
@@ -85,6 +95,7 @@ impl Repository<'_> {
     }
 
     pub async fn cancel_upload(&self, id: &str) -> Result<()> {
+        self.writes_allowed()?;
         self.registry.uploads.cancel(&self.name, id).await
     }
 
@@ -103,6 +114,7 @@ impl Repository<'_> {
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        self.writes_allowed()?;
         #[cfg(feature = "sim-mutants")]
         if self.registry.mutants.commit_without_seal() {
             return self.commit_upload_unsealed(upload, digest, body).await;
@@ -172,6 +184,7 @@ impl Repository<'_> {
     /// blob's size if the link was really made; `None` if it cannot be
     /// mounted.
     pub async fn mount(&self, digest: &Digest, from: Option<&RepositoryName>) -> Result<Option<u64>> {
+        self.writes_allowed()?;
         let r = self.registry;
         let available = match from {
             Some(from) => r.layers.size(from, digest).await?.is_some(),
@@ -250,6 +263,7 @@ impl Repository<'_> {
         tags: &[Tag],
         if_match: Option<&Digest>,
     ) -> Result<Digest> {
+        self.writes_allowed()?;
         if if_match.is_some() && tags.len() != 1 {
             return Err(RegistryError::ManifestInvalid(format!(
                 "If-Match names what one tag points at; this push sets {} tags",

@@ -1,6 +1,9 @@
 //! `drydock serve` configuration: drydock's own TOML file, or distribution's
-//! `config.yml` as it is (the keys drydock supports are applied; every other
-//! key is named at startup as ignored).
+//! `config.yml` as it is (`distribution.rs`). Either way a setting drydock
+//! cannot honour stops startup; only keys with no bearing on access or on
+//! where data lives may be ignored, each named in a warning.
+
+mod distribution;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -76,6 +79,11 @@ pub struct Config {
     pub storage: StorageKind,
     pub root: PathBuf,
     pub delete: bool,
+    /// Every write (push, mount, delete, upload) answers 405 UNSUPPORTED;
+    /// reads are unaffected (distribution's `maintenance.readonly`).
+    pub read_only: bool,
+    /// Headers added to every response (distribution's `http.headers`).
+    pub headers: std::collections::BTreeMap<String, HeaderValues>,
     /// A mount without `from` links the blob when it is stored anywhere in
     /// the registry; off, it opens an upload session instead.
     pub automatic_mount: bool,
@@ -304,6 +312,23 @@ impl Config {
         })
     }
 
+    /// `headers` as the registry adds them, checked.
+    pub fn response_headers(&self) -> anyhow::Result<Vec<(http::HeaderName, http::HeaderValue)>> {
+        let mut out = Vec::new();
+        for (name, values) in &self.headers {
+            let values = match values {
+                HeaderValues::One(v) => std::slice::from_ref(v),
+                HeaderValues::Many(vs) => vs.as_slice(),
+            };
+            for v in values {
+                let n = http::HeaderName::try_from(name.as_str()).with_context(|| format!("header name {name:?}"))?;
+                let v = http::HeaderValue::try_from(v.as_str()).with_context(|| format!("header {name} value"))?;
+                out.push((n, v));
+            }
+        }
+        Ok(out)
+    }
+
     /// The enabled endpoints, checked.
     pub fn endpoints(&self) -> anyhow::Result<Vec<drydock_reference::notifications::EndpointConfig>> {
         let mut seen = std::collections::BTreeSet::new();
@@ -325,6 +350,8 @@ impl Default for Config {
             storage: StorageKind::Filesystem,
             root: PathBuf::from("./drydock-data"),
             delete: true,
+            read_only: false,
+            headers: Default::default(),
             automatic_mount: true,
             secret: None,
             shutdown_grace: Duration::from_secs(30),
@@ -335,6 +362,11 @@ impl Default for Config {
             validation: Validation::default(),
         }
     }
+}
+
+/// An address as distribution accepts it: `:5000` is every interface.
+pub fn listen_addr(addr: &str) -> String {
+    if addr.starts_with(':') { format!("0.0.0.0{addr}") } else { addr.to_owned() }
 }
 
 /// Durations written the way operators write them: `30s`, `168h`, `7days`.
@@ -349,6 +381,7 @@ mod humantime_serde_compat {
 }
 
 /// A loaded configuration and the keys of the file it did not apply.
+#[derive(Debug)]
 pub struct Loaded {
     pub config: Config,
     pub ignored: Vec<String>,
@@ -367,6 +400,11 @@ pub fn load_offline(file: Option<&Path>, root: Option<&Path>) -> anyhow::Result<
     if config.storage == StorageKind::Memory {
         bail!("in-memory storage lives inside the server process; there is nothing to inspect");
     }
+    // An offline command works on a registry's storage: a root that is not
+    // there is a mistake, never something to create.
+    if !config.root.is_dir() {
+        bail!("storage root {} does not exist (or is not a directory)", config.root.display());
+    }
     Ok(config)
 }
 
@@ -374,224 +412,11 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"));
     if yaml {
-        from_distribution_yaml(&text).with_context(|| format!("{} (distribution configuration)", path.display()))
+        distribution::read(&text).with_context(|| format!("{} (distribution configuration)", path.display()))
     } else {
         let config = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         Ok(Loaded { config, ignored: Vec::new() })
     }
-}
-
-/// Reads distribution's `config.yml`. Supported: `storage.filesystem.rootdirectory`,
-/// `storage.inmemory`, `storage.delete.enabled`,
-/// `storage.maintenance.uploadpurging.{enabled,age,interval}`, `http.addr`,
-/// `http.secret`, `http.tls.{certificate,key}`, `notifications.endpoints`;
-/// `version` is accepted.
-pub fn from_distribution_yaml(text: &str) -> anyhow::Result<Loaded> {
-    use serde_norway::Value;
-    let doc: Value = serde_norway::from_str(text).context("parsing YAML")?;
-    let mut config = Config::default();
-    let mut ignored = Vec::new();
-    let Value::Mapping(top) = doc else { bail!("the document is not a mapping") };
-    let text_of = |v: &Value, key: &str| -> anyhow::Result<String> {
-        match v {
-            Value::String(s) => Ok(s.clone()),
-            Value::Number(n) => Ok(n.to_string()),
-            Value::Bool(b) => Ok(b.to_string()),
-            _ => bail!("{key} must be a scalar"),
-        }
-    };
-    let duration = |v: &Value, key: &str| -> anyhow::Result<Duration> {
-        let s = text_of(v, key)?;
-        humantime::parse_duration(&s).with_context(|| format!("{key}: {s:?} is not a duration"))
-    };
-    let boolean = |v: &Value, key: &str| -> anyhow::Result<bool> {
-        match v {
-            Value::Bool(b) => Ok(*b),
-            _ => bail!("{key} must be true or false"),
-        }
-    };
-    for (k, v) in &top {
-        let key = text_of(k, "key")?;
-        match key.as_str() {
-            "version" => {}
-            "storage" => {
-                let Value::Mapping(storage) = v else { bail!("storage must be a mapping") };
-                for (k, v) in storage {
-                    let driver = text_of(k, "storage key")?;
-                    match driver.as_str() {
-                        "filesystem" => {
-                            config.storage = StorageKind::Filesystem;
-                            for (k, v) in v.as_mapping().into_iter().flatten() {
-                                match text_of(k, "key")?.as_str() {
-                                    "rootdirectory" => config.root = PathBuf::from(text_of(v, "rootdirectory")?),
-                                    other => ignored.push(format!("storage.filesystem.{other}")),
-                                }
-                            }
-                        }
-                        "inmemory" => config.storage = StorageKind::Memory,
-                        "delete" => {
-                            for (k, v) in v.as_mapping().into_iter().flatten() {
-                                match text_of(k, "key")?.as_str() {
-                                    "enabled" => config.delete = boolean(v, "storage.delete.enabled")?,
-                                    other => ignored.push(format!("storage.delete.{other}")),
-                                }
-                            }
-                        }
-                        "maintenance" => {
-                            for (k, v) in v.as_mapping().into_iter().flatten() {
-                                match text_of(k, "key")?.as_str() {
-                                    "uploadpurging" => {
-                                        for (k, v) in v.as_mapping().into_iter().flatten() {
-                                            let key = text_of(k, "key")?;
-                                            let full = format!("storage.maintenance.uploadpurging.{key}");
-                                            let p = &mut config.upload_purge;
-                                            match key.as_str() {
-                                                "enabled" => p.enabled = boolean(v, &full)?,
-                                                "age" => p.age = duration(v, &full)?,
-                                                "interval" => p.interval = duration(v, &full)?,
-                                                _ => ignored.push(full),
-                                            }
-                                        }
-                                    }
-                                    other => ignored.push(format!("storage.maintenance.{other}")),
-                                }
-                            }
-                        }
-                        other => ignored.push(format!("storage.{other}")),
-                    }
-                }
-            }
-            "http" => {
-                for (k, v) in v.as_mapping().into_iter().flatten() {
-                    match text_of(k, "key")?.as_str() {
-                        "addr" => config.addr = text_of(v, "http.addr")?,
-                        "secret" => config.secret = Some(text_of(v, "http.secret")?),
-                        "tls" => {
-                            let mut certificate = None;
-                            let mut key = None;
-                            for (k, v) in v.as_mapping().into_iter().flatten() {
-                                match text_of(k, "key")?.as_str() {
-                                    "certificate" => {
-                                        certificate = Some(PathBuf::from(text_of(v, "http.tls.certificate")?))
-                                    }
-                                    "key" => key = Some(PathBuf::from(text_of(v, "http.tls.key")?)),
-                                    other => ignored.push(format!("http.tls.{other}")),
-                                }
-                            }
-                            match (certificate, key) {
-                                (Some(certificate), Some(key)) => config.tls = Some(Tls { certificate, key }),
-                                (None, None) => {}
-                                _ => bail!("http.tls needs both certificate and key"),
-                            }
-                        }
-                        other => ignored.push(format!("http.{other}")),
-                    }
-                }
-            }
-            "validation" => config.validation = yaml_validation(v, &mut ignored)?,
-            "notifications" => {
-                for (k, v) in v.as_mapping().into_iter().flatten() {
-                    match text_of(k, "key")?.as_str() {
-                        "endpoints" => {
-                            for (i, e) in v.as_sequence().into_iter().flatten().enumerate() {
-                                let endpoint = yaml_endpoint(e, i, &mut ignored)?;
-                                config.notifications.endpoints.push(endpoint);
-                            }
-                        }
-                        other => ignored.push(format!("notifications.{other}")),
-                    }
-                }
-            }
-            other => ignored.push(other.to_owned()),
-        }
-    }
-    Ok(Loaded { config, ignored })
-}
-
-/// Distribution's `validation` section. Its `enabled`/`disabled` switches
-/// (which only ever governed URL checks) are named as ignored; everything
-/// under `manifests` is read into the typed [`Validation`].
-fn yaml_validation(v: &serde_norway::Value, ignored: &mut Vec<String>) -> anyhow::Result<Validation> {
-    let mut validation = Validation::default();
-    for (k, v) in v.as_mapping().into_iter().flatten() {
-        match k.as_str() {
-            Some("manifests") => {
-                validation.manifests = serde_norway::from_value(v.clone()).context("validation.manifests")?;
-            }
-            Some(other) => ignored.push(format!("validation.{other}")),
-            None => bail!("validation keys must be strings"),
-        }
-    }
-    Ok(validation)
-}
-
-/// One entry of distribution's `notifications.endpoints`. drydock's own
-/// `format` and `maxattempts` are read too.
-fn yaml_endpoint(v: &serde_norway::Value, index: usize, ignored: &mut Vec<String>) -> anyhow::Result<Endpoint> {
-    use serde_norway::Value;
-    let Value::Mapping(m) = v else { bail!("notifications.endpoints[{index}] must be a mapping") };
-    let mut e = Endpoint {
-        name: String::new(),
-        url: String::new(),
-        disabled: false,
-        headers: Default::default(),
-        timeout: default_timeout(),
-        threshold: default_threshold(),
-        backoff: default_backoff(),
-        ignore: Ignore::default(),
-        format: default_format(),
-        max_attempts: None,
-    };
-    let string = |v: &Value, key: &str| -> anyhow::Result<String> {
-        match v {
-            Value::String(s) => Ok(s.clone()),
-            Value::Number(n) => Ok(n.to_string()),
-            _ => bail!("notifications.endpoints[{index}].{key} must be a string"),
-        }
-    };
-    let strings = |v: &Value, key: &str| -> anyhow::Result<Vec<String>> {
-        v.as_sequence().into_iter().flatten().map(|s| string(s, key)).collect()
-    };
-    let duration = |v: &Value, key: &str| -> anyhow::Result<Duration> {
-        let s = string(v, key)?;
-        humantime::parse_duration(&s).with_context(|| format!("notifications.endpoints[{index}].{key}: {s:?}"))
-    };
-    let number = |v: &Value, key: &str| -> anyhow::Result<u32> {
-        v.as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .with_context(|| format!("notifications.endpoints[{index}].{key} must be a whole number"))
-    };
-    for (k, v) in m {
-        let key = string(k, "key")?;
-        match key.as_str() {
-            "name" => e.name = string(v, "name")?,
-            "url" => e.url = string(v, "url")?,
-            "disabled" => e.disabled = v.as_bool().unwrap_or(false),
-            "headers" => {
-                for (hk, hv) in v.as_mapping().into_iter().flatten() {
-                    let values = if hv.is_sequence() { strings(hv, "headers")? } else { vec![string(hv, "headers")?] };
-                    e.headers.insert(string(hk, "headers")?, HeaderValues::Many(values));
-                }
-            }
-            "timeout" => e.timeout = duration(v, "timeout")?,
-            "threshold" => e.threshold = number(v, "threshold")?,
-            "backoff" => e.backoff = duration(v, "backoff")?,
-            "ignoredmediatypes" => e.ignore.media_types.extend(strings(v, "ignoredmediatypes")?),
-            "ignore" => {
-                for (ik, iv) in v.as_mapping().into_iter().flatten() {
-                    match string(ik, "ignore")?.as_str() {
-                        "mediatypes" => e.ignore.media_types.extend(strings(iv, "ignore.mediatypes")?),
-                        "actions" => e.ignore.actions.extend(strings(iv, "ignore.actions")?),
-                        other => ignored.push(format!("notifications.endpoints[{index}].ignore.{other}")),
-                    }
-                }
-            }
-            "format" => e.format = string(v, "format")?,
-            "maxattempts" => e.max_attempts = Some(number(v, "maxattempts")?),
-            other => ignored.push(format!("notifications.endpoints[{index}].{other}")),
-        }
-    }
-    Ok(e)
 }
 
 #[cfg(test)]
@@ -599,97 +424,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_distribution_config_and_names_what_it_ignores() {
-        let yaml = r#"
-version: 0.1
-log:
-  fields:
-    service: registry
-storage:
-  cache:
-    blobdescriptor: inmemory
-  filesystem:
-    rootdirectory: /var/lib/registry
-  delete:
-    enabled: false
-  maintenance:
-    uploadpurging:
-      enabled: true
-      age: 48h
-      interval: 1h
-      dryrun: false
-http:
-  addr: 127.0.0.1:5001
-  secret: s3cret
-  headers:
-    X-Content-Type-Options: [nosniff]
-  tls:
-    certificate: /c.pem
-    key: /k.pem
-notifications:
-  events:
-    includereferences: true
-  endpoints:
-    - name: ci
-      url: http://127.0.0.1:9000/events
-      headers:
-        Authorization: [Bearer abc]
-      timeout: 2s
-      threshold: 4
-      backoff: 3s
-      ignoredmediatypes: [application/octet-stream]
-      ignore:
-        actions: [pull]
-      format: cloudevents
-      maxattempts: 7
-      queuepolicy: drop
-"#;
-        let loaded = from_distribution_yaml(yaml).unwrap();
-        let c = loaded.config;
-        assert_eq!(c.root, PathBuf::from("/var/lib/registry"));
-        assert_eq!(c.storage, StorageKind::Filesystem);
-        assert!(!c.delete);
-        assert_eq!(c.addr, "127.0.0.1:5001");
-        assert_eq!(c.secret.as_deref(), Some("s3cret"));
-        assert_eq!(c.upload_purge.age, Duration::from_secs(48 * 3600));
-        assert_eq!(c.upload_purge.interval, Duration::from_secs(3600));
-        assert_eq!(c.tls, Some(Tls { certificate: "/c.pem".into(), key: "/k.pem".into() }));
-        assert_eq!(
-            loaded.ignored,
-            [
-                "log",
-                "storage.cache",
-                "storage.maintenance.uploadpurging.dryrun",
-                "http.headers",
-                "notifications.events",
-                "notifications.endpoints[0].queuepolicy"
-            ]
-        );
-        let endpoints = c.endpoints().unwrap();
-        assert_eq!(endpoints.len(), 1);
-        let e = &endpoints[0];
-        assert_eq!((e.name.as_str(), e.url.to_string().as_str()), ("ci", "http://127.0.0.1:9000/events"));
-        assert_eq!(e.headers, [("Authorization".to_owned(), "Bearer abc".to_owned())]);
-        assert_eq!((e.timeout, e.threshold, e.backoff), (Duration::from_secs(2), 4, Duration::from_secs(3)));
-        assert_eq!(e.ignored_media_types, ["application/octet-stream"]);
-        assert_eq!(e.ignored_actions, [drydock_spec::notification::Action::Pull]);
-        assert_eq!(e.format, drydock_spec::notification::Format::CloudEvents);
-        assert_eq!(e.max_attempts, Some(7));
-    }
-
-    #[test]
-    fn manifest_validation_from_either_format() {
+    fn manifest_validation_in_toml() {
         use drydock_reference::registry::validation::IndexChildren;
-        let yaml = "validation:\n  disabled: false\n  manifests:\n    urls:\n      allow: ['^https://mcr\\.example/']\n      deny: ['/private/']\n    indexes:\n      platforms: list\n      platformlist:\n        - architecture: amd64\n          os: linux\n";
-        let loaded = from_distribution_yaml(yaml).unwrap();
-        assert_eq!(loaded.ignored, ["validation.disabled"]);
-        let rules = loaded.config.validation.to_rules().unwrap();
-        assert!(rules.urls_allow[0].is_match("https://mcr.example/layer"));
-        assert!(rules.urls_deny[0].is_match("https://mcr.example/private/x"));
-        assert!(
-            matches!(&rules.index_children, IndexChildren::Platforms(p) if p.len() == 1 && p[0].architecture == "amd64")
-        );
-        assert!(!rules.sparse_layers);
         let toml_text =
             "[validation.manifests]\nlayers = \"none\"\n[validation.manifests.indexes]\nplatforms = \"none\"\n";
         let sparse = toml::from_str::<Config>(toml_text).unwrap().validation.to_rules().unwrap();
@@ -699,12 +435,12 @@ notifications:
         assert!(matches!(defaults.index_children, IndexChildren::All) && !defaults.sparse_layers);
         assert!(defaults.urls_allow.is_empty() && defaults.urls_deny.is_empty());
         // Mistakes stop startup rather than loosening or tightening silently.
-        let bad_regex = from_distribution_yaml("validation:\n  manifests:\n    urls:\n      allow: ['(']\n").unwrap();
-        assert!(bad_regex.config.validation.to_rules().is_err());
         let empty_list = toml::from_str::<Config>("[validation.manifests.indexes]\nplatforms = \"list\"\n").unwrap();
         assert!(empty_list.validation.to_rules().is_err());
         assert!(toml::from_str::<Config>("[validation.manifests]\nlayers = \"some\"\n").is_err());
-        assert!(from_distribution_yaml("validation:\n  manifests:\n    urlz: {}\n").is_err());
+        let list = "[validation.manifests.indexes]\nplatforms = \"list\"\nplatformlist = [{ os = \"linux\", architecture = \"arm64\" }]\n";
+        let rules = toml::from_str::<Config>(list).unwrap().validation.to_rules().unwrap();
+        assert!(matches!(&rules.index_children, IndexChildren::Platforms(p) if p[0].architecture == "arm64"));
     }
 
     #[test]
@@ -721,7 +457,7 @@ notifications:
         assert!(c.upload_purge.enabled);
         assert_eq!(c.gc, Gc { enabled: true, grace: Duration::from_secs(1800), ..Gc::default() });
         assert!(toml::from_str::<Config>("adr = \"x\"").is_err());
-        assert!(from_distribution_yaml("http:\n  tls:\n    key: /k\n").is_err());
+        assert!(distribution::read_with_env("http:\n  tls:\n    key: /k\n", []).is_err());
         let with_endpoint: Config = toml::from_str(
             "[[notifications.endpoints]]\nname = \"a\"\nurl = \"http://h:1/\"\nformat = \"v2\"\n[notifications.endpoints.ignore]\nactions = [\"pull\"]\n",
         )

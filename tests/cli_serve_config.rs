@@ -1,0 +1,113 @@
+//! `drydock serve` with distribution's configuration as operators write it:
+//! settings drydock cannot honour stop it before it listens; Debian's stock
+//! file (less its auth) starts with its `:5000` address and `REGISTRY_…`
+//! overrides; read-only mode and custom headers apply to every request.
+
+mod common;
+
+use common::{Scratch, free_port, http, push_blob, spawn_listening};
+use std::process::Command;
+
+fn drydock() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_drydock"))
+}
+
+#[test]
+fn unsafe_settings_stop_startup_naming_each_key() {
+    let scratch = Scratch::new("serve-refuses");
+    let config = scratch.0.join("config.yml");
+    std::fs::write(
+        &config,
+        "version: 0.1\nstorage:\n  s3:\n    bucket: b\n  maintenance:\n    readonly:\n      enabled: true\nauth:\n  htpasswd:\n    realm: r\n    path: /etc/htpasswd\nproxy:\n  remoteurl: https://registry-1.docker.io\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let out = drydock()
+        .args(["serve", "--config", config.to_str().unwrap(), "--addr", &format!("127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    for key in ["storage.s3", "auth.htpasswd", "proxy"] {
+        assert!(stderr.contains(key), "{key} not named:\n{stderr}");
+    }
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "it must never have listened");
+    // Through the environment too.
+    std::fs::write(scratch.0.join("empty.yml"), "version: 0.1\n").unwrap();
+    let out2 = drydock()
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--config"])
+        .arg(scratch.0.join("empty.yml"))
+        .env("REGISTRY_AUTH_TOKEN_REALM", "https://auth.example/token")
+        .output()
+        .unwrap();
+    assert!(!out2.status.success() && String::from_utf8_lossy(&out2.stderr).contains("auth.token"));
+}
+
+#[test]
+fn debians_stock_file_less_auth_starts_with_environment_overrides() {
+    let scratch = Scratch::new("serve-stock");
+    let stock = std::fs::read_to_string("/etc/docker/registry/config.yml").unwrap_or_else(|_| {
+        // The file as Debian ships it, for machines without the package.
+        "version: 0.1\nlog:\n  fields:\n    service: registry\nstorage:\n  cache:\n    blobdescriptor: inmemory\n  filesystem:\n    rootdirectory: /var/lib/docker-registry\n  delete:\n    enabled: true\nhttp:\n  addr: :5000\n  headers:\n    X-Content-Type-Options: [nosniff]\nauth:\n  htpasswd:\n    realm: basic-realm\n    path: /etc/docker/registry\nhealth:\n  storagedriver:\n    enabled: true\n    interval: 10s\n    threshold: 3\n".to_owned()
+    });
+    let start = stock.find("auth:").expect("the stock file has auth");
+    let end = stock[start..].find("health:").map_or(stock.len(), |i| start + i);
+    let without_auth = format!("{}{}", &stock[..start], &stock[end..]);
+    let config = scratch.0.join("config.yml");
+    std::fs::write(&config, without_auth).unwrap();
+    let port = free_port();
+    let root = scratch.0.join("storage");
+    let mut cmd = drydock();
+    cmd.args(["serve", "--config", config.to_str().unwrap()])
+        .env("REGISTRY_HTTP_ADDR", format!(":{port}"))
+        .env("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", &root);
+    let _server = spawn_listening(&mut cmd, port);
+    let d = push_blob(port, "stock/app", b"served from the stock configuration");
+    let (status, answer) = http(port, "GET", &format!("/v2/stock/app/blobs/{d}"), "x", b"");
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("x-content-type-options: nosniff"), "{answer}");
+    assert!(root.join("docker/registry/v2/blobs").is_dir(), "the overridden root holds the blob");
+}
+
+#[test]
+fn read_only_mode_refuses_every_write_and_serves_reads() {
+    let scratch = Scratch::new("serve-read-only");
+    let root = scratch.0.join("storage");
+    let writable = scratch.0.join("writable.yml");
+    std::fs::write(&writable, format!("storage:\n  filesystem:\n    rootdirectory: {}\n", root.display())).unwrap();
+    let port = free_port();
+    let mut cmd = drydock();
+    cmd.args(["serve", "--config", writable.to_str().unwrap(), "--addr", &format!("127.0.0.1:{port}")]);
+    let server = spawn_listening(&mut cmd, port);
+    let d = push_blob(port, "ro/app", b"pushed before the switch");
+    drop(server);
+
+    let read_only = scratch.0.join("read-only.yml");
+    std::fs::write(
+        &read_only,
+        format!(
+            "storage:\n  filesystem:\n    rootdirectory: {}\n  maintenance:\n    readonly:\n      enabled: true\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let mut cmd = drydock();
+    cmd.args(["serve", "--config", read_only.to_str().unwrap(), "--addr", &format!("127.0.0.1:{port}")]);
+    let _server = spawn_listening(&mut cmd, port);
+    assert_eq!(http(port, "GET", &format!("/v2/ro/app/blobs/{d}"), "x", b"").0, 200);
+    let other = drydock_spec::Digest::of(drydock_spec::Algorithm::Sha256, b"new").to_string();
+    for (method, path) in [
+        ("POST", "/v2/ro/app/blobs/uploads/".to_owned()),
+        ("POST", format!("/v2/ro/app/blobs/uploads/?digest={other}")),
+        ("POST", format!("/v2/ro/other/blobs/uploads/?mount={d}&from=ro/app")),
+        ("DELETE", format!("/v2/ro/app/blobs/{d}")),
+        ("PUT", "/v2/ro/app/manifests/latest".to_owned()),
+        ("DELETE", "/v2/ro/app/manifests/latest".to_owned()),
+    ] {
+        let (status, answer) = http(port, method, &path, "application/vnd.oci.image.manifest.v1+json", b"{}");
+        assert_eq!(status, 405, "{method} {path}: {answer}");
+        assert!(answer.contains("UNSUPPORTED") && answer.contains("read-only"), "{answer}");
+    }
+    assert_eq!(http(port, "GET", &format!("/v2/ro/app/blobs/{d}"), "x", b"").0, 200, "reads still work");
+}
