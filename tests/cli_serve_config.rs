@@ -18,7 +18,7 @@ fn unsafe_settings_stop_startup_naming_each_key() {
     let config = scratch.0.join("config.yml");
     std::fs::write(
         &config,
-        "version: 0.1\nstorage:\n  s3:\n    bucket: b\n  maintenance:\n    readonly:\n      enabled: true\nauth:\n  htpasswd:\n    realm: r\n    path: /etc/htpasswd\nproxy:\n  remoteurl: https://registry-1.docker.io\n",
+        "version: 0.1\nstorage:\n  s3:\n    bucket: b\n  maintenance:\n    readonly:\n      enabled: true\nauth:\n  token:\n    realm: https://auth.example/token\n    service: registry\nproxy:\n  remoteurl: https://registry-1.docker.io\n",
     )
     .unwrap();
     let port = free_port();
@@ -28,7 +28,7 @@ fn unsafe_settings_stop_startup_naming_each_key() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
-    for key in ["storage.s3", "auth.htpasswd", "proxy"] {
+    for key in ["storage.s3", "auth.token", "proxy"] {
         assert!(stderr.contains(key), "{key} not named:\n{stderr}");
     }
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "it must never have listened");
@@ -44,29 +44,61 @@ fn unsafe_settings_stop_startup_naming_each_key() {
 }
 
 #[test]
-fn debians_stock_file_less_auth_starts_with_environment_overrides() {
+fn debians_stock_file_starts_with_environment_overrides_and_its_basic_auth() {
     let scratch = Scratch::new("serve-stock");
     let stock = std::fs::read_to_string("/etc/docker/registry/config.yml").unwrap_or_else(|_| {
         // The file as Debian ships it, for machines without the package.
         "version: 0.1\nlog:\n  fields:\n    service: registry\nstorage:\n  cache:\n    blobdescriptor: inmemory\n  filesystem:\n    rootdirectory: /var/lib/docker-registry\n  delete:\n    enabled: true\nhttp:\n  addr: :5000\n  headers:\n    X-Content-Type-Options: [nosniff]\nauth:\n  htpasswd:\n    realm: basic-realm\n    path: /etc/docker/registry\nhealth:\n  storagedriver:\n    enabled: true\n    interval: 10s\n    threshold: 3\n".to_owned()
     });
-    let start = stock.find("auth:").expect("the stock file has auth");
-    let end = stock[start..].find("health:").map_or(stock.len(), |i| start + i);
-    let without_auth = format!("{}{}", &stock[..start], &stock[end..]);
     let config = scratch.0.join("config.yml");
-    std::fs::write(&config, without_auth).unwrap();
+    std::fs::write(&config, stock).unwrap();
+    let htpasswd = scratch.0.join("htpasswd");
+    std::fs::write(&htpasswd, format!("admin:{}\n", bcrypt::hash("hunter2", 4).unwrap())).unwrap();
     let port = free_port();
     let root = scratch.0.join("storage");
     let mut cmd = drydock();
     cmd.args(["serve", "--config", config.to_str().unwrap()])
         .env("REGISTRY_HTTP_ADDR", format!(":{port}"))
-        .env("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", &root);
+        .env("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", &root)
+        .env("REGISTRY_AUTH_HTPASSWD_PATH", &htpasswd);
     let _server = spawn_listening(&mut cmd, port);
-    let d = push_blob(port, "stock/app", b"served from the stock configuration");
-    let (status, answer) = http(port, "GET", &format!("/v2/stock/app/blobs/{d}"), "x", b"");
+    let (status, answer) = http(port, "GET", "/v2/", "x", b"");
+    assert_eq!(status, 401, "{answer}");
+    assert!(answer.contains("www-authenticate: Basic realm=\"basic-realm\""), "{answer}");
+    let data = b"served from the stock configuration";
+    let d = drydock_spec::Digest::of(drydock_spec::Algorithm::Sha256, data);
+    let basic =
+        format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "admin:hunter2"));
+    let (status, _) = http_with(port, "POST", &format!("/v2/stock/app/blobs/uploads/?digest={d}"), &basic, data);
+    assert_eq!(status, 201);
+    let (status, answer) = http_with(port, "GET", &format!("/v2/stock/app/blobs/{d}"), &basic, b"");
     assert_eq!(status, 200, "{answer}");
     assert!(answer.to_ascii_lowercase().contains("x-content-type-options: nosniff"), "{answer}");
     assert!(root.join("docker/registry/v2/blobs").is_dir(), "the overridden root holds the blob");
+    // The stock path (a directory) is unusable: drydock does not start.
+    let out = drydock()
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env("REGISTRY_HTTP_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", &root)
+        .output()
+        .unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("htpasswd"));
+}
+
+/// One exchange with an `Authorization` header: the status and the answer.
+fn http_with(port: u16, method: &str, path: &str, authorization: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {authorization}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    (answer[9..12].parse().unwrap(), answer)
 }
 
 #[test]

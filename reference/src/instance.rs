@@ -2,6 +2,7 @@
 //! identity. `drydock serve`, the simulator and the tests all build theirs
 //! with [`Instance::new`], so they run the same wiring.
 
+use crate::auth::AccessController;
 use crate::env::Env;
 use crate::notifications::{Broadcaster, EndpointConfig};
 use crate::registry::Registry;
@@ -20,6 +21,8 @@ pub struct InstanceConfig {
     pub read_only: bool,
     /// Added to every response (distribution's `http.headers`).
     pub response_headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Who may do what (open unless `auth` is configured).
+    pub access: AccessController,
     /// Mounts without `from` link any stored blob (OCI 1.1 automatic
     /// content discovery); off, they open an upload session.
     pub automatic_mount: bool,
@@ -43,6 +46,7 @@ impl InstanceConfig {
             delete_enabled: true,
             read_only: false,
             response_headers: Vec::new(),
+            access: AccessController::Open,
             automatic_mount: true,
             manifest_rules: ManifestRules::default(),
             endpoints: Vec::new(),
@@ -64,6 +68,7 @@ pub struct Instance {
     pub scheme: &'static str,
     /// Added to every response.
     pub response_headers: Arc<Vec<(http::HeaderName, http::HeaderValue)>>,
+    pub access: Arc<AccessController>,
 }
 
 impl Instance {
@@ -86,6 +91,7 @@ impl Instance {
             source_addr: config.source_addr,
             scheme: config.scheme,
             response_headers: Arc::new(config.response_headers),
+            access: Arc::new(config.access),
         }
     }
 

@@ -6,6 +6,7 @@
 //! revision and tag stores. Runs unchanged on tokio and inside turmoil: the
 //! caller hands it connections, a clock and a random source.
 
+pub mod auth;
 pub mod env;
 pub mod http;
 pub mod instance;

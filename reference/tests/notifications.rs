@@ -399,3 +399,37 @@ async fn failed_operations_produce_no_event() {
     assert_eq!(e["metrics"]["events"], 1);
     assert_eq!(e["metrics"]["statuses"]["200 OK"], 1);
 }
+
+#[tokio::test]
+async fn events_name_the_authenticated_actor() {
+    use base64::Engine;
+    use drydock_reference::auth::{AccessController, htpasswd::Htpasswd};
+    let receiver = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let endpoint = EndpointConfig::new("who", format!("{}/", receiver.uri()).parse().unwrap());
+    let htpasswd = Htpasswd::parse(&format!("alice:{}", bcrypt::hash("pw", 4).unwrap()), "r").unwrap();
+    let env = Env::new(Arc::new(WallClock), [4; 32]);
+    let config = InstanceConfig {
+        endpoints: vec![endpoint],
+        access: AccessController::Htpasswd(htpasswd),
+        ..InstanceConfig::new(Arc::new(InMemoryDriver::new()), env, b"k")
+    };
+    let registry = Instance::new(config);
+    let broadcaster = registry.notifications.clone();
+    let addr = start(registry).await;
+    let data = b"pushed by alice".to_vec();
+    let d = Digest::of(Algorithm::Sha256, &data);
+    let path = format!("/v2/who/blobs/uploads/?digest={d}");
+    let (s, _) = send(addr, Method::POST, &path, &[], data.clone()).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "no credentials, no push, no event");
+    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("alice:pw"));
+    let (s, _) = send(addr, Method::POST, &path, &[("authorization", &basic)], data).await;
+    assert_eq!(s, StatusCode::CREATED);
+    eventually("the push", async || broadcaster.metrics()[0].2.successes == 1).await;
+    let body: serde_json::Value = serde_json::from_slice(&receiver.received_requests().await.unwrap()[0].body).unwrap();
+    assert_eq!(body["events"][0]["actor"], serde_json::json!({"name": "alice"}));
+    assert_eq!(broadcaster.metrics()[0].2.events, 1);
+}

@@ -86,15 +86,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         None => entropy::<32>()?.to_vec(),
     };
     let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
+    // Everything the configuration names is checked before anything listens.
+    let access = config.auth.access()?;
+    let (manifest_rules, endpoints) = (config.validation.to_rules()?, config.endpoints()?);
+    let response_headers = config.response_headers()?;
     let addr = config::listen_addr(&config.addr);
     let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
     let instance = Instance::new(InstanceConfig {
         delete_enabled: config.delete,
         read_only: config.read_only,
-        response_headers: config.response_headers()?,
+        response_headers,
+        access,
         automatic_mount: config.automatic_mount,
-        manifest_rules: config.validation.to_rules()?,
-        endpoints: config.endpoints()?,
+        manifest_rules,
+        endpoints,
         source_addr: listener.local_addr()?.to_string(),
         scheme: if tls.is_some() { "https" } else { "http" },
         ..InstanceConfig::new(driver, env, &secret)
@@ -108,6 +113,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         root = %display_root(&config),
         delete_enabled = config.delete,
         read_only = config.read_only,
+        auth = if config.auth.htpasswd.is_some() { "htpasswd" } else { "none" },
         tls = tls.is_some(),
         notification_endpoints = instance.notifications.endpoint_names().len(),
         "drydock registry listening"

@@ -50,7 +50,7 @@ const HARMLESS: &[&str] = &[
 const REFUSED: &[(&str, &str)] = &[
     ("auth.token", "token authentication is not implemented yet"),
     ("auth.silly", "the `silly` auth scheme is not implemented"),
-    ("auth", "this authentication scheme is not implemented"),
+    ("auth", "this authentication scheme is not implemented (drydock has htpasswd)"),
     ("proxy", "pull-through caching (proxy) is not implemented"),
     ("redis", "redis is not implemented"),
     ("middleware", "registry, repository and storage middleware (e.g. CDN redirects) are not implemented"),
@@ -73,6 +73,13 @@ struct File {
     notifications: Notifications,
     #[serde(default)]
     validation: ValidationSection,
+    #[serde(default)]
+    auth: AuthSection,
+}
+
+#[derive(Deserialize, Default)]
+struct AuthSection {
+    htpasswd: Option<super::HtpasswdAuth>,
 }
 
 #[derive(Deserialize, Default)]
@@ -360,6 +367,7 @@ fn apply(file: File) -> anyhow::Result<Config> {
         });
     }
     c.validation = Validation { manifests: file.validation.manifests };
+    c.auth.htpasswd = file.auth.htpasswd;
     Ok(c)
 }
 
@@ -453,7 +461,7 @@ notifications:
     #[test]
     fn settings_it_cannot_honour_stop_startup_and_are_named() {
         for (yaml, named) in [
-            ("auth:\n  htpasswd:\n    realm: r\n    path: /p\n", "auth.htpasswd"),
+            ("auth:\n  silly:\n    realm: r\n", "auth.silly"),
             ("auth:\n  token:\n    realm: r\n", "auth.token"),
             ("storage:\n  s3:\n    bucket: b\n", "storage.s3"),
             ("storage:\n  azure:\n    accountname: a\n", "storage.azure"),
@@ -492,16 +500,25 @@ notifications:
         let c = read_with_env(yaml, env).unwrap().config;
         assert_eq!((c.addr.as_str(), c.root.to_str().unwrap(), c.delete), ("127.0.0.1:6000", "/srv/r", false));
         // An override is held to the same rules as the file.
-        let err = read_with_env("", [("REGISTRY_AUTH_HTPASSWD_PATH".to_owned(), "/p".to_owned())]).unwrap_err();
-        assert!(format!("{err:#}").contains("auth.htpasswd"), "{err:#}");
+        let err = read_with_env("", [("REGISTRY_AUTH_TOKEN_REALM".to_owned(), "https://a/t".to_owned())]).unwrap_err();
+        assert!(format!("{err:#}").contains("auth.token"), "{err:#}");
+        let with_auth = [
+            ("REGISTRY_AUTH_HTPASSWD_REALM".to_owned(), "registry".to_owned()),
+            ("REGISTRY_AUTH_HTPASSWD_PATH".to_owned(), "/etc/registry/htpasswd".to_owned()),
+        ];
+        let c = read_with_env("", with_auth).unwrap().config;
+        assert_eq!(c.auth.htpasswd.unwrap().path, PathBuf::from("/etc/registry/htpasswd"));
         assert!(read_with_env("", [("REGISTRY_".to_owned(), "x".to_owned())]).is_err());
     }
 
     #[test]
-    fn debians_stock_file_is_refused_for_its_auth_until_auth_exists() {
+    fn debians_stock_file_reads_and_its_htpasswd_path_must_be_a_usable_file() {
         let stock = "version: 0.1\nlog:\n  fields:\n    service: registry\nstorage:\n  cache:\n    blobdescriptor: inmemory\n  filesystem:\n    rootdirectory: /var/lib/docker-registry\n  delete:\n    enabled: true\nhttp:\n  addr: :5000\n  headers:\n    X-Content-Type-Options: [nosniff]\nauth:\n  htpasswd:\n    realm: basic-realm\n    path: /etc/docker/registry\nhealth:\n  storagedriver:\n    enabled: true\n    interval: 10s\n    threshold: 3\n";
-        let err = format!("{:#}", read(stock).unwrap_err());
-        assert!(err.contains("auth.htpasswd") && !err.contains("health"), "{err}");
+        let loaded = read(stock).unwrap();
+        assert_eq!(loaded.config.auth.htpasswd.as_ref().unwrap().realm, "basic-realm");
+        // Its path is a directory: the registry would be unusable, so it does not start.
+        let err = format!("{:#}", loaded.config.auth.access().err().unwrap());
+        assert!(err.contains("auth.htpasswd") && err.contains("/etc/docker/registry"), "{err}");
         let without_auth =
             stock.replace("auth:\n  htpasswd:\n    realm: basic-realm\n    path: /etc/docker/registry\n", "");
         let loaded = read(&without_auth).unwrap();

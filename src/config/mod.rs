@@ -97,6 +97,35 @@ pub struct Config {
     pub gc: Gc,
     pub notifications: Notifications,
     pub validation: Validation,
+    pub auth: Auth,
+}
+
+/// `auth`: who may use the registry. None configured: anyone, for anything.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    pub htpasswd: Option<HtpasswdAuth>,
+}
+
+/// `auth.htpasswd`: basic auth against a file of bcrypt hashes; any user
+/// it names may do anything.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HtpasswdAuth {
+    pub realm: String,
+    pub path: PathBuf,
+}
+
+impl Auth {
+    /// The registry's access controller; a file that cannot be used whole
+    /// stops startup.
+    pub fn access(&self) -> anyhow::Result<drydock_reference::auth::AccessController> {
+        use drydock_reference::auth::{AccessController, htpasswd::Htpasswd};
+        Ok(match &self.htpasswd {
+            None => AccessController::Open,
+            Some(h) => AccessController::Htpasswd(Htpasswd::load(&h.path, &h.realm).context("auth.htpasswd")?),
+        })
+    }
 }
 
 /// `validation`: what a manifest push must satisfy, with distribution's
@@ -360,6 +389,7 @@ impl Default for Config {
             gc: Gc::default(),
             notifications: Notifications::default(),
             validation: Validation::default(),
+            auth: Auth::default(),
         }
     }
 }

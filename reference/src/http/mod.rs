@@ -14,13 +14,14 @@ pub mod response;
 pub mod route;
 mod uploads;
 
+use crate::auth::{self, Decision};
 use crate::instance::Instance;
 use crate::notifications::{Bridge, metrics};
 use crate::registry::error::RegistryError;
 use crate::registry::{Registry, Repository};
 use bytes::Bytes;
 use drydock_spec::ErrorCode;
-use drydock_spec::notification::{RequestRecord, SourceRecord};
+use drydock_spec::notification::{ActorRecord, RequestRecord, SourceRecord};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -98,7 +99,7 @@ impl Ctx<'_> {
     }
 }
 
-fn bridge(instance: &Instance, req: &Request<Incoming>, request_id: &str, peer: &str) -> Bridge {
+fn bridge(instance: &Instance, req: &Request<Incoming>, request_id: &str, peer: &str, actor: Option<String>) -> Bridge {
     let header = |name: http::header::HeaderName| {
         req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
     };
@@ -116,7 +117,8 @@ fn bridge(instance: &Instance, req: &Request<Incoming>, request_id: &str, peer: 
         if host.is_empty() { instance.source_addr.as_str() } else { host.as_str() }
     );
     let source = SourceRecord { addr: instance.source_addr.clone(), instance_id: instance.instance_id.clone() };
-    Bridge::new(instance.notifications.clone(), instance.registry.env.clone(), request, source, base)
+    let actor = ActorRecord { name: actor };
+    Bridge::new(instance.notifications.clone(), instance.registry.env.clone(), request, actor, source, base)
 }
 
 fn query(req: &Request<Incoming>) -> Query {
@@ -140,6 +142,18 @@ async fn dispatch(instance: &Instance, req: Request<Incoming>, request_id: &str,
         return response::error_with_status(ErrorCode::Unsupported, 404, "no such endpoint");
     };
     let method = req.method().clone();
+    let authorization = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let actor = match instance.access.decide(authorization, &auth::scope::needed(&route, &method)) {
+        Decision::Allowed { actor } => actor,
+        Decision::Challenge { www_authenticate } => {
+            let mut r = response::error(ErrorCode::Unauthorized, "authentication required");
+            response::set(&mut r, "www-authenticate", www_authenticate);
+            return r;
+        }
+        Decision::Denied { actor } => {
+            return response::error(ErrorCode::Denied, format!("{actor} may not do this"));
+        }
+    };
     match route {
         Route::Base => match method {
             Method::GET | Method::HEAD => response::json(StatusCode::OK, &serde_json::json!({})),
@@ -155,7 +169,8 @@ async fn dispatch(instance: &Instance, req: Request<Incoming>, request_id: &str,
                 Ok(r) => r,
                 Err(e) => return response::error(ErrorCode::NameInvalid, e.to_string()),
             };
-            let ctx = Ctx { registry, repo, query: query(&req), events: bridge(instance, &req, request_id, peer) };
+            let events = bridge(instance, &req, request_id, peer, actor);
+            let ctx = Ctx { registry, repo, query: query(&req), events };
             let writes = matches!(method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
             if writes && let Err(e) = ctx.repository().writes_allowed() {
                 return into_response(e);

@@ -17,17 +17,19 @@ pub struct Bridge {
     broadcaster: Broadcaster,
     env: Env,
     request: RequestRecord,
+    actor: ActorRecord,
     source: SourceRecord,
     base: String,
 }
 
 impl Bridge {
-    /// The bridge for one request; `base` is `scheme://host` for the URLs in
-    /// events.
+    /// The bridge for one request by `actor`; `base` is `scheme://host` for
+    /// the URLs in events.
     pub fn new(
         broadcaster: Broadcaster,
         env: Env,
         request: RequestRecord,
+        actor: ActorRecord,
         source: SourceRecord,
         base: String,
     ) -> Bridge {
@@ -37,6 +39,7 @@ impl Bridge {
             broadcaster,
             env,
             request,
+            actor,
             source,
             base,
         }
@@ -58,7 +61,7 @@ impl Listener for Bridge {
             action,
             target,
             request: self.request.clone(),
-            actor: ActorRecord::default(),
+            actor: self.actor.clone(),
             source: self.source.clone(),
         };
         #[cfg(feature = "sim-mutants")]
