@@ -407,3 +407,32 @@ async fn a_final_chunk_out_of_order_is_416_and_the_upload_stays_usable() {
     let r = send(addr, Method::GET, &format!("/v2/final/blobs/{d}"), &[], b"").await;
     assert_eq!(&r.body[..], data);
 }
+
+#[tokio::test]
+async fn a_manifest_keeps_the_type_it_was_pushed_with() {
+    let addr = memory().await;
+    let config = push_blob(addr, "typed", b"{}").await;
+    let layer = push_blob(addr, "typed", b"layer").await;
+    // Docker schema2 bodies without `mediaType`: the type is the PUT's.
+    let body = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": config, "size": 2},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": layer, "size": 5}],
+    }))
+    .unwrap();
+    for (tag, media_type, body) in [
+        ("docker", "application/vnd.docker.distribution.manifest.v2+json", body.clone()),
+        ("oci", "application/vnd.oci.image.manifest.v1+json", [&body[..], b" "].concat()),
+    ] {
+        let r = send(addr, Method::PUT, &format!("/v2/typed/manifests/{tag}"), &[("content-type", media_type)], &body)
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+        let d = r.header("docker-content-digest").to_owned();
+        for reference in [tag, d.as_str()] {
+            for method in [Method::GET, Method::HEAD] {
+                let r = send(addr, method, &format!("/v2/typed/manifests/{reference}"), &[], b"").await;
+                assert_eq!((r.status, r.header("content-type")), (StatusCode::OK, media_type), "{reference}");
+            }
+        }
+    }
+}

@@ -108,6 +108,10 @@ pub enum Role {
 pub struct Manifest {
     raw: Vec<u8>,
     kind: ManifestKind,
+    /// Whether the body names its own type (`mediaType`); if not, the type
+    /// came from `Content-Type` or the shape, and only the registry's
+    /// record of it can tell a later reader.
+    self_typed: bool,
     pub config: Option<Descriptor>,
     pub layers: Vec<Descriptor>,
     pub manifests: Vec<Descriptor>,
@@ -123,11 +127,12 @@ impl Manifest {
         if raw.len() > MANIFEST_MAX_BYTES {
             return Err(ManifestError::TooLarge(raw.len()));
         }
-        let kind = detect_kind(&raw, content_type)?;
+        let (kind, self_typed) = detect_kind(&raw, content_type)?;
         let json_err = |e: serde_json::Error| ManifestError::Json { kind, reason: e.to_string() };
         let mut m = Manifest {
             raw: Vec::new(),
             kind,
+            self_typed,
             config: None,
             layers: Vec::new(),
             manifests: Vec::new(),
@@ -167,6 +172,11 @@ impl Manifest {
         self.kind
     }
 
+    /// Whether the body's own `mediaType` gives its type.
+    pub fn is_self_typed(&self) -> bool {
+        self.self_typed
+    }
+
     pub fn media_type(&self) -> &'static str {
         self.kind.media_type()
     }
@@ -202,7 +212,8 @@ impl Manifest {
     }
 }
 
-fn detect_kind(raw: &[u8], content_type: Option<&str>) -> Result<ManifestKind, ManifestError> {
+/// The manifest's kind, and whether its body said so itself.
+fn detect_kind(raw: &[u8], content_type: Option<&str>) -> Result<(ManifestKind, bool), ManifestError> {
     #[derive(serde::Deserialize)]
     struct Probe {
         #[serde(rename = "mediaType")]
@@ -222,13 +233,13 @@ fn detect_kind(raw: &[u8], content_type: Option<&str>) -> Result<ManifestKind, M
                 Some(h) if h != body_kind => {
                     Err(ManifestError::TypeMismatch { body, header: content_type.unwrap_or_default().to_owned() })
                 }
-                _ => Ok(body_kind),
+                _ => Ok((body_kind, true)),
             }
         }
-        (None, Some(h)) => Ok(h),
+        (None, Some(h)) => Ok((h, false)),
         // Neither says: the shape does. Only OCI allows omitting mediaType.
-        (None, None) if probe.manifests.is_some() => Ok(ManifestKind::OciIndex),
-        (None, None) if content_type.is_none_or(is_generic_type) => Ok(ManifestKind::OciManifest),
+        (None, None) if probe.manifests.is_some() => Ok((ManifestKind::OciIndex, false)),
+        (None, None) if content_type.is_none_or(is_generic_type) => Ok((ManifestKind::OciManifest, false)),
         (None, None) => Err(ManifestError::UnknownType(content_type.map(str::to_owned))),
     }
 }

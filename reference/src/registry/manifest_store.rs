@@ -3,12 +3,15 @@
 use super::blob_store::BlobStore;
 use super::error::{RegistryError, Result};
 use super::linked_blob_store::LinkedBlobStore;
+use super::paths;
 use super::referrers::ReferrersStore;
 use super::tag_store::TagStore;
 use super::validation::ManifestRules;
+use crate::storage::StorageDriver;
 use bytes::Bytes;
 use drydock_spec::manifest::{Descriptor, Role};
 use drydock_spec::{Algorithm, Digest, Manifest, RepositoryName, Tag};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// The digest algorithm manifests are addressed by when pushed by tag.
@@ -16,6 +19,7 @@ pub const MANIFEST_ALGORITHM: Algorithm = Algorithm::Sha256;
 
 #[derive(Clone)]
 pub struct ManifestStore {
+    pub(super) driver: Arc<dyn StorageDriver>,
     pub(super) blobs: BlobStore,
     pub(super) layers: LinkedBlobStore,
     pub(super) revisions: LinkedBlobStore,
@@ -81,6 +85,12 @@ impl ManifestStore {
             }
         }
         let subject = manifest.subject.as_ref().map(|s| s.digest.clone());
+        // Written before the revision link: a manifest is never visible
+        // with a type other than the one it was pushed with.
+        if !manifest.is_self_typed() {
+            let media_type = Bytes::from_static(manifest.media_type().as_bytes());
+            self.driver.put_content(&paths::revision_media_type(repo, &digest), media_type).await?;
+        }
         let stored = self.blobs.put(algorithm, Bytes::from(manifest.into_raw())).await?;
         debug_assert_eq!(stored, digest);
         // The referrers entry first: a manifest visible by digest is always
@@ -103,9 +113,15 @@ impl ManifestStore {
         let Some(body) = self.blobs.get_verified(digest).await? else {
             return Err(RegistryError::ManifestUnknown(digest.to_string()));
         };
-        let media_type = Manifest::parse(body.to_vec(), None)
-            .map(|m| m.media_type().to_owned())
-            .unwrap_or_else(|_| drydock_spec::media_type::OCI_MANIFEST.to_owned());
+        let media_type = match Manifest::parse(body.to_vec(), None) {
+            Ok(m) if m.is_self_typed() => m.media_type().to_owned(),
+            // The type it was pushed with, where the body does not say.
+            _ => match self.driver.get_content(&paths::revision_media_type(repo, digest)).await {
+                Ok(t) => String::from_utf8_lossy(&t).into_owned(),
+                Err(e) if e.is_not_found() => drydock_spec::media_type::OCI_MANIFEST.to_owned(),
+                Err(e) => return Err(e.into()),
+            },
+        };
         Ok(StoredManifest { digest: digest.clone(), media_type, body })
     }
 

@@ -61,6 +61,7 @@ impl Registry {
         let layers = LinkedBlobStore::new(driver.clone(), blobs.clone(), LinkKind::Layer);
         let revisions = LinkedBlobStore::new(driver.clone(), blobs.clone(), LinkKind::Revision);
         let manifests = ManifestStore {
+            driver: driver.clone(),
             blobs: blobs.clone(),
             layers: layers.clone(),
             revisions,

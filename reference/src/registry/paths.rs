@@ -6,6 +6,7 @@
 //!   repositories/<name>/
 //!     _layers/<alg>/<hex>/link                        blobs this repository may serve
 //!     _manifests/revisions/<alg>/<hex>/link           manifests this repository holds
+//!     _manifests/revisions/<alg>/<hex>/mediatype      (drydock) the pushed type of a body without mediaType
 //!     _manifests/tags/<tag>/current/link              what the tag points at now
 //!     _manifests/tags/<tag>/index/<alg>/<hex>/link    every digest the tag has pointed at
 //!     _uploads/<id>/{data,startedat,hashstates/<alg>/<offset>}
@@ -38,6 +39,12 @@ pub fn layer_link(repo: &RepositoryName, d: &Digest) -> String {
 
 pub fn revision_link(repo: &RepositoryName, d: &Digest) -> String {
     format!("{ROOT}/repositories/{repo}/_manifests/revisions/{}/{}/link", d.algorithm(), d.hex())
+}
+
+/// The media type a manifest was pushed with, kept only when its body does
+/// not name one (distribution drops it and serves such a manifest as OCI).
+pub fn revision_media_type(repo: &RepositoryName, d: &Digest) -> String {
+    format!("{ROOT}/repositories/{repo}/_manifests/revisions/{}/{}/mediatype", d.algorithm(), d.hex())
 }
 
 pub fn revisions_dir(repo: &RepositoryName, alg: Algorithm) -> String {
