@@ -4,6 +4,7 @@
 
 use crate::auth::AccessController;
 use crate::env::Env;
+use crate::http::limits::ConnectionLimits;
 use crate::notifications::{Broadcaster, EndpointConfig};
 use crate::registry::Registry;
 use crate::registry::validation::ManifestRules;
@@ -23,6 +24,8 @@ pub struct InstanceConfig {
     pub response_headers: Vec<(http::HeaderName, http::HeaderValue)>,
     /// Who may do what (open unless `auth` is configured).
     pub access: AccessController,
+    /// Timeouts of each connection and request.
+    pub limits: ConnectionLimits,
     /// Mounts without `from` link any stored blob (OCI 1.1 automatic
     /// content discovery); off, they open an upload session.
     pub automatic_mount: bool,
@@ -47,6 +50,7 @@ impl InstanceConfig {
             read_only: false,
             response_headers: Vec::new(),
             access: AccessController::Open,
+            limits: ConnectionLimits::DEFAULT,
             automatic_mount: true,
             manifest_rules: ManifestRules::default(),
             endpoints: Vec::new(),
@@ -69,6 +73,7 @@ pub struct Instance {
     /// Added to every response.
     pub response_headers: Arc<Vec<(http::HeaderName, http::HeaderValue)>>,
     pub access: Arc<AccessController>,
+    pub limits: ConnectionLimits,
 }
 
 impl Instance {
@@ -92,6 +97,7 @@ impl Instance {
             scheme: config.scheme,
             response_headers: Arc::new(config.response_headers),
             access: Arc::new(config.access),
+            limits: config.limits,
         }
     }
 

@@ -88,6 +88,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
     // Everything the configuration names is checked before anything listens.
     let access = config.auth.access()?;
+    let limits = config.limits.connection()?;
     let (manifest_rules, endpoints) = (config.validation.to_rules()?, config.endpoints()?);
     let response_headers = config.response_headers()?;
     let addr = config::listen_addr(&config.addr);
@@ -97,6 +98,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         read_only: config.read_only,
         response_headers,
         access,
+        limits,
         automatic_mount: config.automatic_mount,
         manifest_rules,
         endpoints,
@@ -135,13 +137,29 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
+    let slots = Arc::new(tokio::sync::Semaphore::new(config.limits.max_connections));
+    let mut backoff = AcceptBackoff::default();
     loop {
+        // At the connection cap, stop accepting: new clients wait in the
+        // kernel's backlog instead of costing memory here.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
-                    Ok(a) => a,
+                    Ok(a) => {
+                        backoff.reset();
+                        a
+                    }
                     Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
+                        // Out of descriptors (or another transient failure):
+                        // wait, growing the pause, and say so once per pause
+                        // rather than spinning on the same error.
+                        let pause = backoff.next();
+                        tracing::warn!(error = %e, pause_ms = pause.as_millis() as u64, "accept failed; pausing");
+                        tokio::time::sleep(pause).await;
                         continue;
                     }
                 };
@@ -172,6 +190,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }
                     drop(guard);
+                    drop(slot);
                 });
             }
             () = &mut shutdown => break,
@@ -185,6 +204,28 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::warn!("grace period over; closing remaining connections");
     }
     Ok(())
+}
+
+/// Pauses after failed accepts: 10 ms doubling to 1 s, back to the start
+/// after a success.
+#[derive(Default)]
+struct AcceptBackoff {
+    failures: u32,
+}
+
+impl AcceptBackoff {
+    const FIRST: std::time::Duration = std::time::Duration::from_millis(10);
+    const MAX: std::time::Duration = std::time::Duration::from_secs(1);
+
+    fn next(&mut self) -> std::time::Duration {
+        let pause = Self::FIRST.saturating_mul(1 << self.failures.min(7)).min(Self::MAX);
+        self.failures += 1;
+        pause
+    }
+
+    fn reset(&mut self) {
+        self.failures = 0;
+    }
 }
 
 /// Connections to webhook endpoints.
@@ -323,5 +364,20 @@ mod inflight {
         fn drop(&mut self) {
             self.0.send_modify(|n| *n -= 1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AcceptBackoff;
+    use std::time::Duration;
+
+    #[test]
+    fn accept_pauses_grow_to_a_second_and_reset() {
+        let mut b = AcceptBackoff::default();
+        let pauses: Vec<u64> = (0..10).map(|_| b.next().as_millis() as u64).collect();
+        assert_eq!(pauses, [10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000]);
+        b.reset();
+        assert_eq!(b.next(), Duration::from_millis(10));
     }
 }

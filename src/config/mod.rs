@@ -98,6 +98,46 @@ pub struct Config {
     pub notifications: Notifications,
     pub validation: Validation,
     pub auth: Auth,
+    pub limits: Limits,
+}
+
+/// `[limits]`: what a client may cost the server.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// A request's headers must arrive within this long; also how long a
+    /// kept-alive connection may sit idle.
+    #[serde(with = "humantime_serde_compat")]
+    pub header_read_timeout: Duration,
+    /// A request body that delivers nothing for this long is cut off
+    /// (what was durably appended stays).
+    #[serde(with = "humantime_serde_compat")]
+    pub body_progress_timeout: Duration,
+    /// Connections served at once; beyond it, new ones wait to be accepted.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        let d = drydock_reference::http::limits::ConnectionLimits::DEFAULT;
+        Limits {
+            header_read_timeout: d.header_read_timeout,
+            body_progress_timeout: d.body_progress_timeout,
+            max_connections: 1024,
+        }
+    }
+}
+
+impl Limits {
+    pub fn connection(&self) -> anyhow::Result<drydock_reference::http::limits::ConnectionLimits> {
+        if self.header_read_timeout.is_zero() || self.body_progress_timeout.is_zero() || self.max_connections == 0 {
+            bail!("limits: timeouts and max_connections must be above zero");
+        }
+        Ok(drydock_reference::http::limits::ConnectionLimits {
+            header_read_timeout: self.header_read_timeout,
+            body_progress_timeout: self.body_progress_timeout,
+        })
+    }
 }
 
 /// `auth`: who may use the registry. None configured: anyone, for anything.
@@ -390,6 +430,7 @@ impl Default for Config {
             notifications: Notifications::default(),
             validation: Validation::default(),
             auth: Auth::default(),
+            limits: Limits::default(),
         }
     }
 }

@@ -4,12 +4,10 @@ use super::query::Query;
 use super::response;
 use super::{Ctx, HandlerResult};
 use crate::registry::error::RegistryError;
-use bytes::Bytes;
 use drydock_spec::manifest::MANIFEST_MAX_BYTES;
 use drydock_spec::name::ReferenceError;
 use drydock_spec::{Digest, ErrorCode, Manifest, Reference, Tag};
 use http::{Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
 fn parse_reference(s: &str) -> Result<Reference, RegistryError> {
@@ -65,16 +63,12 @@ pub(crate) async fn put(ctx: &Ctx<'_>, reference: &str, req: Request<Incoming>) 
         },
         Some(Err(_)) => return Ok(response::error(ErrorCode::DigestInvalid, "If-Match is not text")),
     };
-    let body: Bytes = match Limited::new(req.into_body(), MANIFEST_MAX_BYTES).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return Ok(response::error_with_status(
-                ErrorCode::ManifestInvalid,
-                413,
-                format!("manifest exceeds the {MANIFEST_MAX_BYTES}-byte limit"),
-            ));
-        }
-        Err(e) => return Err(RegistryError::Body(std::io::Error::other(e))),
+    let Some(body) = ctx.body_bytes(req, MANIFEST_MAX_BYTES).await? else {
+        return Ok(response::error_with_status(
+            ErrorCode::ManifestInvalid,
+            413,
+            format!("manifest exceeds the {MANIFEST_MAX_BYTES}-byte limit"),
+        ));
     };
     let manifest = Manifest::parse(body.to_vec(), content_type.as_deref())
         .map_err(|e| RegistryError::ManifestInvalid(e.to_string()))?;

@@ -6,6 +6,7 @@
 //! `manifests`, `listing`.
 
 mod blobs;
+pub mod limits;
 mod listing;
 mod manifests;
 mod query;
@@ -41,12 +42,16 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: std::future::Future<Output = ()>,
 {
+    let limits = instance.limits;
     let service = hyper::service::service_fn(move |req| {
         let instance = instance.clone();
         let peer = peer.clone();
         async move { Ok::<_, std::convert::Infallible>(handle(&instance, req, &peer).await) }
     });
-    let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(io), service);
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     tokio::pin!(shutdown);
     tokio::select! {
@@ -90,12 +95,37 @@ pub(crate) struct Ctx<'a> {
     pub query: Query,
     /// Where the repository reports what it did.
     pub events: Bridge,
+    pub limits: limits::ConnectionLimits,
 }
 
 impl Ctx<'_> {
     /// The request's repository, reporting to this request's bridge.
     pub fn repository(&self) -> Repository<'_> {
         self.registry.repository(self.repo.clone(), &self.events)
+    }
+
+    /// The request body as a stream of data chunks, cut off when it stalls
+    /// for longer than the body progress timeout.
+    pub fn body(
+        &self,
+        req: Request<Incoming>,
+    ) -> impl futures_util::Stream<Item = Result<Bytes, Box<dyn std::error::Error + Send + Sync>>> + Unpin + Send {
+        limits::Progress::new(http_body_util::BodyDataStream::new(req.into_body()), self.limits.body_progress_timeout)
+    }
+
+    /// The whole body, at most `max` bytes; `Ok(None)` when it is longer.
+    pub async fn body_bytes(&self, req: Request<Incoming>, max: usize) -> Result<Option<Bytes>, RegistryError> {
+        use futures_util::StreamExt;
+        let mut body = self.body(req);
+        let mut out = bytes::BytesMut::new();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| RegistryError::Body(std::io::Error::other(e)))?;
+            if out.len() + chunk.len() > max {
+                return Ok(None);
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(Some(out.freeze()))
     }
 }
 
@@ -170,7 +200,7 @@ async fn dispatch(instance: &Instance, req: Request<Incoming>, request_id: &str,
                 Err(e) => return response::error(ErrorCode::NameInvalid, e.to_string()),
             };
             let events = bridge(instance, &req, request_id, peer, actor);
-            let ctx = Ctx { registry, repo, query: query(&req), events };
+            let ctx = Ctx { registry, repo, query: query(&req), events, limits: instance.limits };
             let writes = matches!(method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
             if writes && let Err(e) = ctx.repository().writes_allowed() {
                 return into_response(e);
@@ -216,13 +246,6 @@ pub(crate) fn into_response(e: RegistryError) -> Response<Body> {
         (_, Some(code)) => response::error(code, e.to_string()),
         (_, None) => response::error(ErrorCode::Unknown, e.to_string()),
     }
-}
-
-/// The request body as a stream of data chunks.
-pub(crate) fn body_stream(
-    req: Request<Incoming>,
-) -> impl futures_util::Stream<Item = Result<Bytes, hyper::Error>> + Unpin + Send {
-    http_body_util::BodyDataStream::new(req.into_body())
 }
 
 pub(crate) type HandlerResult = Result<Response<Body>, RegistryError>;

@@ -4,7 +4,7 @@
 
 use super::blobs::parse_digest;
 use super::response::{self, Body};
-use super::{Ctx, HandlerResult, body_stream};
+use super::{Ctx, HandlerResult};
 use crate::registry::blob_writer::{APPEND_CHUNK, ChunkBounds, DEFAULT_UPLOAD_ALGORITHM, UploadRef};
 use crate::registry::error::RegistryError;
 use crate::registry::upload_token::UploadState;
@@ -118,7 +118,7 @@ pub(crate) async fn start(ctx: &Ctx<'_>, req: Request<Incoming>) -> HandlerResul
     }
     if let Some(digest) = ctx.query.get("digest") {
         let d = parse_digest(digest)?;
-        repository.push_blob(&d, body_stream(req)).await?;
+        repository.push_blob(&d, ctx.body(req)).await?;
         return Ok(created(&ctx.repo, &d));
     }
     let upload = repository.start_upload().await?;
@@ -196,7 +196,7 @@ pub(crate) async fn patch(ctx: &Ctx<'_>, id: &str, req: Request<Incoming>) -> Ha
         Ok(b) => b,
         Err(message) => return range_refused(ctx, session, None, message).await,
     };
-    match ctx.repository().write_upload(session.upload(), bounds, body_stream(req)).await {
+    match ctx.repository().write_upload(session.upload(), bounds, ctx.body(req)).await {
         Ok(size) => Ok(in_progress(ctx, StatusCode::ACCEPTED, session, size)),
         Err(e) => chunk_refused(ctx, session, e).await,
     }
@@ -218,7 +218,7 @@ pub(crate) async fn put(ctx: &Ctx<'_>, id: &str, req: Request<Incoming>) -> Hand
         Ok(b) => b,
         Err(message) => return range_refused(ctx, session, None, message).await,
     };
-    match ctx.repository().commit_upload(session.upload(), &d, bounds, body_stream(req)).await {
+    match ctx.repository().commit_upload(session.upload(), &d, bounds, ctx.body(req)).await {
         Ok(_) => Ok(created(&ctx.repo, &d)),
         Err(e) => chunk_refused(ctx, session, e).await,
     }
