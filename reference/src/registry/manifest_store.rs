@@ -40,9 +40,9 @@ impl ManifestStore {
     /// Validates and stores a manifest. `digest_in_url`, when the PUT named a
     /// digest, must match the body; each of `tags` is pointed at it
     /// afterwards (with `if_match`, only if the tag still points there). The
-    /// manifest and every blob it references are touched (as of `now`)
-    /// before their existence is checked, so a garbage collection sweeping
-    /// meanwhile keeps them.
+    /// manifest and every blob it needs are touched (as of `now`) and then
+    /// found present, so a garbage collection sweeping meanwhile keeps them;
+    /// a manifest refused for a missing reference touches nothing.
     pub async fn put(
         &self,
         repo: &RepositoryName,
@@ -64,26 +64,15 @@ impl ManifestStore {
         }
         let required: Vec<(Role, &Descriptor)> =
             manifest.references().filter(|(role, d)| self.rules.must_be_present(*role, d)).collect();
+        // Checked first, so a refused manifest costs reads only (no touch
+        // file per absent blob); then touched, so a garbage collection
+        // sweeping meanwhile keeps them; then checked again, since one
+        // could have gone between the first check and its touch.
+        self.check_present(repo, &required).await?;
         let wanted = required.iter().map(|(_, d)| &d.digest);
         futures_util::future::try_join_all(std::iter::once(&digest).chain(wanted).map(|d| self.blobs.touch(d, now)))
             .await?;
-        for (role, d) in required {
-            let present = match role {
-                Role::Config | Role::Layer => self.layers.size(repo, &d.digest).await?,
-                Role::Manifest => self.revisions.size(repo, &d.digest).await?,
-                Role::Subject => continue,
-            };
-            match present {
-                Some(size) if size == d.size => {}
-                Some(size) => {
-                    return Err(RegistryError::ManifestInvalid(format!(
-                        "descriptor {} declares size {} but the stored content is {size} bytes",
-                        d.digest, d.size
-                    )));
-                }
-                None => return Err(RegistryError::ManifestBlobUnknown(d.digest.clone())),
-            }
-        }
+        self.check_present(repo, &required).await?;
         let subject = manifest.subject.as_ref().map(|s| s.digest.clone());
         // Written before the revision link: a manifest is never visible
         // with a type other than the one it was pushed with.
@@ -103,6 +92,28 @@ impl ManifestStore {
             self.tags.put(repo, tag, &digest, if_match).await?;
         }
         Ok(digest)
+    }
+
+    /// Every required reference is in the repository at its declared size.
+    async fn check_present(&self, repo: &RepositoryName, required: &[(Role, &Descriptor)]) -> Result<()> {
+        for (role, d) in required {
+            let present = match role {
+                Role::Config | Role::Layer => self.layers.size(repo, &d.digest).await?,
+                Role::Manifest => self.revisions.size(repo, &d.digest).await?,
+                Role::Subject => continue,
+            };
+            match present {
+                Some(size) if size == d.size => {}
+                Some(size) => {
+                    return Err(RegistryError::ManifestInvalid(format!(
+                        "descriptor {} declares size {} but the stored content is {size} bytes",
+                        d.digest, d.size
+                    )));
+                }
+                None => return Err(RegistryError::ManifestBlobUnknown(d.digest.clone())),
+            }
+        }
+        Ok(())
     }
 
     pub async fn get(&self, repo: &RepositoryName, digest: &Digest) -> Result<StoredManifest> {

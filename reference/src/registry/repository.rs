@@ -496,6 +496,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_refused_manifest_costs_reads_only() {
+        let (r, events) = (registry(true), Recorder::default());
+        let repo = r.repository(name("img"), &events);
+        let config = Digest::of(drydock_spec::Algorithm::Sha256, b"{}");
+        repo.push_blob(&config, body(b"{}")).await.unwrap();
+        let before = r.driver.list("/drydock/gc/touched/sha256").await.unwrap().len();
+        let layers: Vec<serde_json::Value> = (0..500u32)
+            .map(|i| {
+                let d = Digest::of(drydock_spec::Algorithm::Sha256, &i.to_be_bytes());
+                serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": 4})
+            })
+            .collect();
+        let raw = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": drydock_spec::media_type::OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+            "layers": layers,
+        }))
+        .unwrap();
+        let refused = repo.put_manifest(Manifest::parse(raw, None).unwrap(), None, &[], None).await;
+        assert!(matches!(refused, Err(RegistryError::ManifestBlobUnknown(_))));
+        let after = r.driver.list("/drydock/gc/touched/sha256").await.unwrap().len();
+        assert_eq!(after, before, "no touch file for a manifest that was refused");
+    }
+
+    #[tokio::test]
     async fn deletes_follow_the_registry_policy() {
         let (r, events) = (registry(false), Recorder::default());
         let repo = r.repository(name("a"), &events);
