@@ -48,13 +48,18 @@ pub(crate) async fn tags(ctx: &Ctx<'_>) -> HandlerResult {
 }
 
 pub(crate) async fn catalog(registry: &Registry, query: &Query) -> HandlerResult {
-    let all = catalog::repositories(registry.driver.as_ref()).await?;
-    let (items, more) = match page(&all, query) {
-        Ok(p) => p,
-        Err(msg) => return Ok(response::error(ErrorCode::PaginationNumberInvalid, msg)),
+    let n = match query.get("n").map(|v| v.parse::<usize>().map_err(|_| v)) {
+        None => PAGE_MAX,
+        Some(Ok(n)) => n.min(PAGE_MAX),
+        Some(Err(v)) => {
+            let msg = format!("n={v:?} is not a non-negative integer");
+            return Ok(response::error(ErrorCode::PaginationNumberInvalid, msg));
+        }
     };
+    let last = query.get("last").map(String::as_str);
+    let (items, more) = catalog::page(registry.driver.as_ref(), last, n).await?;
     let mut r = response::json(StatusCode::OK, &serde_json::json!({"repositories": items}));
-    if let (Some(n), Some(last)) = (more, items.last()) {
+    if let (true, Some(last)) = (more, items.last()) {
         response::set(&mut r, "link", link("/v2/_catalog", n, last));
     }
     Ok(r)
