@@ -143,3 +143,57 @@ fn read_only_mode_refuses_every_write_and_serves_reads() {
     }
     assert_eq!(http(port, "GET", &format!("/v2/ro/app/blobs/{d}"), "x", b"").0, 200, "reads still work");
 }
+
+#[test]
+fn debug_listener_apart_secrets_redacted_json_logs_with_request_ids() {
+    let scratch = Scratch::new("serve-debug");
+    let (port, debug) = (free_port(), free_port());
+    let config = scratch.0.join("drydock.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "root = {:?}\ndebug_addr = \"127.0.0.1:{debug}\"\nlog_format = \"json\"\n[[notifications.endpoints]]\nname = \"hook\"\nurl = \"http://hook:s3cret@127.0.0.1:{}/events?token=abc123\"\nheaders = {{ Authorization = \"Bearer hidden-token\" }}\n",
+            scratch.0.join("storage"),
+            free_port()
+        ),
+    )
+    .unwrap();
+    let log = scratch.0.join("serve.log");
+    let mut cmd = drydock();
+    cmd.args(["serve", "--config", config.to_str().unwrap(), "--addr", &format!("127.0.0.1:{port}")])
+        .stdout(std::fs::File::create(&log).unwrap());
+    let mut child = common::Process(cmd.stderr(std::process::Stdio::null()).spawn().unwrap());
+    let up = (0..400).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        std::net::TcpStream::connect(("127.0.0.1", debug)).is_ok()
+    });
+    assert!(up, "the debug listener never listened");
+    let _ = &mut child;
+    let d = push_blob(port, "debug/app", b"observed");
+    let (status, answer) = http(port, "GET", &format!("/v2/debug/app/blobs/{d}"), "x", b"");
+    assert_eq!(status, 200);
+    let request_id = answer.lines().find_map(|l| l.strip_prefix("x-request-id: ")).unwrap().trim().to_owned();
+    for path in ["/debug/vars", "/metrics", "/debug/health"] {
+        assert_eq!(http(port, "GET", path, "x", b"").0, 404, "{path} must not be on the registry's port");
+        let (status, answer) = http(debug, "GET", path, "x", b"");
+        assert_eq!(status, 200, "{path}: {answer}");
+        assert!(
+            !answer.contains("s3cret") && !answer.contains("abc123") && !answer.contains("hidden-token"),
+            "{answer}"
+        );
+    }
+    let (_, vars) = http(debug, "GET", "/debug/vars", "x", b"");
+    assert!(vars.contains("http://hook:***@127.0.0.1:"), "{vars}");
+    let (_, metrics) = http(debug, "GET", "/metrics", "x", b"");
+    assert!(metrics.contains("drydock_http_requests_total{method=\"GET\",route=\"blob\",code=\"200\"} 1"), "{metrics}");
+    drop(child);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("s3cret") && !text.contains("hidden-token"), "a secret reached the log");
+    let lines: Vec<serde_json::Value> =
+        text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let request = lines
+        .iter()
+        .find(|v| v["fields"]["message"] == "request" && v["fields"]["path"] == format!("/v2/debug/app/blobs/{d}"))
+        .unwrap_or_else(|| panic!("no request line in {text}"));
+    assert_eq!(request["span"]["request_id"], request_id.as_str(), "{request}");
+}

@@ -54,18 +54,21 @@ fn start_receiver(port: u16, cert: &rcgen::CertifiedKey<rcgen::KeyPair>) -> Arc<
     bodies
 }
 
-fn serve(dir: &Path, receiver_port: u16, ca: Option<&Path>) -> (Process, u16) {
+/// A registry and the port of its debug listener.
+fn serve(dir: &Path, receiver_port: u16, ca: Option<&Path>) -> (Process, u16, u16) {
     let trust = ca.map(|ca| format!("ca_certificate = {ca:?}\n")).unwrap_or_default();
     let config = dir.join("drydock.toml");
+    let debug = free_port();
     std::fs::write(
         &config,
         format!(
-            "root = {:?}\n[notifications]\n{trust}[[notifications.endpoints]]\nname = \"tls\"\nurl = \"https://localhost:{receiver_port}/events\"\nthreshold = 1\nbackoff = \"100ms\"\n",
+            "root = {:?}\ndebug_addr = \"127.0.0.1:{debug}\"\n[notifications]\n{trust}[[notifications.endpoints]]\nname = \"tls\"\nurl = \"https://localhost:{receiver_port}/events\"\nthreshold = 1\nbackoff = \"100ms\"\n",
             dir.join("storage")
         ),
     )
     .unwrap();
-    drydock_serve_config(&config)
+    let (process, port) = drydock_serve_config(&config);
+    (process, port, debug)
 }
 
 fn push(port: u16, data: &[u8]) -> String {
@@ -89,24 +92,26 @@ fn events_reach_an_https_receiver_only_through_its_trusted_ca() {
     // Without the private CA the receiver's certificate is not trusted.
     let untrusting = scratch.0.join("untrusting");
     std::fs::create_dir_all(&untrusting).unwrap();
-    let (server, port) = serve(&untrusting, receiver_port, None);
+    let (server, port, debug) = serve(&untrusting, receiver_port, None);
+    // Operators' endpoints are not on the registry's port.
+    assert_eq!(http(port, "GET", "/debug/vars", "x", b"").0, 404);
     push(port, b"never delivered");
     let mut errors = 0;
     for _ in 0..100 {
         errors =
-            debug_vars(port)["registry"]["notifications"]["endpoints"][0]["metrics"]["errors"].as_u64().unwrap_or(0);
+            debug_vars(debug)["registry"]["notifications"]["endpoints"][0]["metrics"]["errors"].as_u64().unwrap_or(0);
         if errors > 0 {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(errors > 0, "an untrusted certificate must fail the delivery: {}", debug_vars(port));
+    assert!(errors > 0, "an untrusted certificate must fail the delivery: {}", debug_vars(debug));
     drop(server);
     assert!(bodies.lock().unwrap().is_empty(), "nothing may reach an untrusted receiver");
 
     let trusting = scratch.0.join("trusting");
     std::fs::create_dir_all(&trusting).unwrap();
-    let (_server, port) = serve(&trusting, receiver_port, Some(&ca));
+    let (_server, port, _debug) = serve(&trusting, receiver_port, Some(&ca));
     let digest = push(port, b"delivered over TLS");
     for _ in 0..250 {
         if bodies.lock().unwrap().iter().any(|b| b.contains(&digest)) {

@@ -5,6 +5,7 @@
 use crate::auth::AccessController;
 use crate::env::Env;
 use crate::http::limits::ConnectionLimits;
+use crate::http::metrics::RequestMetrics;
 use crate::notifications::{Broadcaster, EndpointConfig};
 use crate::registry::Registry;
 use crate::registry::validation::ManifestRules;
@@ -74,6 +75,8 @@ pub struct Instance {
     pub response_headers: Arc<Vec<(http::HeaderName, http::HeaderValue)>>,
     pub access: Arc<AccessController>,
     pub limits: ConnectionLimits,
+    /// Request counters, served on the debug listener.
+    pub metrics: Arc<RequestMetrics>,
 }
 
 impl Instance {
@@ -98,6 +101,7 @@ impl Instance {
             response_headers: Arc::new(config.response_headers),
             access: Arc::new(config.access),
             limits: config.limits,
+            metrics: Arc::default(),
         }
     }
 

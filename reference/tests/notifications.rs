@@ -217,6 +217,7 @@ async fn a_failing_endpoint_gets_every_event_in_order_once_it_recovers() {
     endpoint.headers.push(("authorization".into(), "Bearer t".into()));
     let registry = registry_with(vec![endpoint]);
     let broadcaster = registry.notifications.clone();
+    let debug = common::serve_debug(registry.clone()).await;
     let addr = start(registry).await;
     let mut digests = Vec::new();
     for i in 0..5u8 {
@@ -248,9 +249,19 @@ async fn a_failing_endpoint_gets_every_event_in_order_once_it_recovers() {
     assert_eq!((m.pending, m.events, m.successes, m.failures, m.errors, m.dead_letters), (0, 5, 5, 4, 0, 0));
     assert_eq!(m.statuses.get("503 Service Unavailable"), Some(&4));
     assert_eq!(m.statuses.get("200 OK"), Some(&5));
-    // Served to operators as well.
+    // Served to operators as well, on the debug listener only.
+    let metrics = common::send(debug, Method::GET, "/metrics", &[], b"").await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    let text = String::from_utf8_lossy(&metrics.body);
+    assert!(text.contains("drydock_notifications_successes_total{endpoint=\"flaky\"} 5"), "{text}");
+    assert!(
+        text.contains("drydock_http_requests_total{method=\"POST\",route=\"upload_start\",code=\"201\"} 5"),
+        "{text}"
+    );
     let (s, _) = send(addr, Method::GET, "/metrics", &[], vec![]).await;
-    assert_eq!(s, StatusCode::OK);
+    assert_eq!(s, StatusCode::NOT_FOUND, "not on the registry's port");
+    let health = common::send(debug, Method::GET, "/debug/health", &[], b"").await;
+    assert_eq!(health.status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -368,6 +379,7 @@ async fn failed_operations_produce_no_event() {
     let endpoint = EndpointConfig::new("quiet", format!("{}/", receiver.uri()).parse().unwrap());
     let registry = registry_with(vec![endpoint]);
     let broadcaster = registry.notifications.clone();
+    let debug = common::serve_debug(registry.clone()).await;
     let addr = start(registry).await;
     let wrong = Digest::of(Algorithm::Sha256, b"not this");
     let (s, _) =
@@ -388,7 +400,7 @@ async fn failed_operations_produce_no_event() {
     let body: serde_json::Value = serde_json::from_slice(&receiver.received_requests().await.unwrap()[0].body).unwrap();
     assert_eq!(body["events"][0]["action"], "push");
     // The counters operators read.
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let stream = tokio::net::TcpStream::connect(debug).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
     tokio::spawn(conn);
     let req = Request::get("/debug/vars").header("host", "x").body(Full::new(Bytes::new())).unwrap();

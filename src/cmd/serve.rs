@@ -56,14 +56,15 @@ fn load(args: &Args) -> anyhow::Result<Loaded> {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::stdout().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let loaded = load(&args)?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    match loaded.config.log_format {
+        config::LogFormat::Text => {
+            tracing_subscriber::fmt().with_ansi(std::io::stdout().is_terminal()).with_env_filter(filter).init()
+        }
+        config::LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
+    }
     for key in &loaded.ignored {
         tracing::warn!(key = %key, "configuration key not supported by drydock; ignored");
     }
@@ -131,6 +132,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let options =
             gc::Options { grace: config.gc.grace, dry_run: false, delete_untagged: config.gc.delete_untagged };
         tokio::spawn(gc::run_periodically(instance.registry.clone(), options, config.gc.interval));
+    }
+
+    if let Some(addr) = &config.debug_addr {
+        let addr = config::listen_addr(addr);
+        let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding debug {addr}"))?;
+        let bound = listener.local_addr()?;
+        tracing::info!(addr = %bound, "debug listener: /debug/vars, /metrics, /debug/health");
+        tokio::spawn(serve_debug(listener, instance.clone()));
     }
 
     let graceful = inflight::Tracker::default();
@@ -204,6 +213,32 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::warn!("grace period over; closing remaining connections");
     }
     Ok(())
+}
+
+/// Connections to the debug listener, a few at a time (it is for
+/// operators and scrapers, not clients).
+async fn serve_debug(listener: tokio::net::TcpListener, instance: Instance) {
+    const DEBUG_CONNECTIONS_MAX: usize = 16;
+    let slots = Arc::new(tokio::sync::Semaphore::new(DEBUG_CONNECTIONS_MAX));
+    let mut backoff = AcceptBackoff::default();
+    loop {
+        let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                backoff.reset();
+                let instance = instance.clone();
+                tokio::spawn(async move {
+                    let _ = drydock_reference::http::debug::serve_debug_connection(instance, stream).await;
+                    drop(slot);
+                });
+            }
+            Err(e) => {
+                let pause = backoff.next();
+                tracing::warn!(error = %e, pause_ms = pause.as_millis() as u64, "debug accept failed; pausing");
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
 }
 
 /// Pauses after failed accepts: 10 ms doubling to 1 s, back to the start

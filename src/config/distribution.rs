@@ -60,7 +60,6 @@ const REFUSED: &[(&str, &str)] = &[
     ("http.tls.minimumtls", "choosing the minimum TLS version is not implemented"),
     ("http.tls.ciphersuites", "choosing TLS cipher suites is not implemented"),
     ("http.prefix", "serving under a path prefix is not implemented"),
-    ("http.debug", "the separate debug listener is not implemented yet"),
 ];
 
 #[derive(Deserialize, Default)]
@@ -75,6 +74,27 @@ struct File {
     validation: ValidationSection,
     #[serde(default)]
     auth: AuthSection,
+    #[serde(default)]
+    log: LogSection,
+}
+
+#[derive(Deserialize, Default)]
+struct LogSection {
+    /// `text`, `json` (`logstash` is refused: drydock has no such format).
+    formatter: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct DebugSection {
+    addr: Option<String>,
+    prometheus: Option<PrometheusSection>,
+}
+
+#[derive(Deserialize, Default)]
+struct PrometheusSection {
+    #[allow(dead_code)] // drydock always serves /metrics on the debug listener
+    enabled: Option<bool>,
+    path: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -133,6 +153,7 @@ struct Http {
     tls: Option<TlsSection>,
     #[serde(default)]
     headers: BTreeMap<String, HeaderValues>,
+    debug: Option<DebugSection>,
 }
 
 #[derive(Deserialize, Default)]
@@ -344,6 +365,17 @@ fn apply(file: File) -> anyhow::Result<Config> {
     }
     c.secret = h.secret;
     c.headers = h.headers;
+    if let Some(debug) = h.debug {
+        if let Some(path) = debug.prometheus.and_then(|p| p.path).filter(|p| p != "/metrics") {
+            bail!("http.debug.prometheus.path: {path:?}: drydock serves metrics at /metrics");
+        }
+        c.debug_addr = debug.addr;
+    }
+    c.log_format = match file.log.formatter.as_deref() {
+        None | Some("text") => super::LogFormat::Text,
+        Some("json") => super::LogFormat::Json,
+        Some(other) => bail!("log.formatter: {other:?}: drydock writes text or json"),
+    };
     match h.tls.map(|t| (t.certificate, t.key)) {
         Some((Some(certificate), Some(key))) => c.tls = Some(Tls { certificate, key }),
         Some((None, None)) | None => {}
@@ -440,7 +472,7 @@ notifications:
             loaded.ignored,
             [
                 "version",
-                "log",
+                "log.fields",
                 "storage.cache",
                 "storage.maintenance.uploadpurging.dryrun",
                 "notifications.events",
@@ -470,7 +502,6 @@ notifications:
             ("middleware:\n  storage:\n    - name: cloudfront\n", "middleware"),
             ("http:\n  tls:\n    certificate: /c\n    key: /k\n    clientcas: [/ca]\n", "http.tls.clientcas"),
             ("http:\n  prefix: /registry\n", "http.prefix"),
-            ("http:\n  debug:\n    addr: :5001\n", "http.debug"),
             ("htpasswd: {}\n", "htpasswd"),
             ("storage:\n  filesystem:\n    rootdirectroy: /typo\n", "storage.filesystem.rootdirectroy"),
         ] {
@@ -479,6 +510,16 @@ notifications:
         }
         assert!(read("http:\n  net: unix\n").is_err());
         assert!(read("storage:\n  filesystem: {}\n  inmemory:\n").is_err());
+    }
+
+    #[test]
+    fn debug_listener_and_log_format() {
+        let c = read("http:\n  debug:\n    addr: 127.0.0.1:5001\n    prometheus:\n      enabled: true\n      path: /metrics\nlog:\n  level: info\n  formatter: json\n").unwrap();
+        assert_eq!(c.config.debug_addr.as_deref(), Some("127.0.0.1:5001"));
+        assert_eq!(c.config.log_format, super::super::LogFormat::Json);
+        assert_eq!(c.ignored, ["log.level"]);
+        assert!(read("log:\n  formatter: logstash\n").is_err());
+        assert!(read("http:\n  debug:\n    prometheus:\n      path: /prom\n").is_err());
     }
 
     #[test]

@@ -99,6 +99,19 @@ pub struct Config {
     pub validation: Validation,
     pub auth: Auth,
     pub limits: Limits,
+    /// Where `/debug/vars`, `/metrics` and `/debug/health` are served;
+    /// unset, nowhere (never on the registry's own port).
+    pub debug_addr: Option<String>,
+    /// `text` (the default) or `json`: one JSON object per log line.
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// `[limits]`: what a client may cost the server.
@@ -431,6 +444,8 @@ impl Default for Config {
             validation: Validation::default(),
             auth: Auth::default(),
             limits: Limits::default(),
+            debug_addr: None,
+            log_format: LogFormat::Text,
         }
     }
 }

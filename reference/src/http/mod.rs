@@ -6,9 +6,11 @@
 //! `manifests`, `listing`.
 
 mod blobs;
+pub mod debug;
 pub mod limits;
 mod listing;
 mod manifests;
+pub mod metrics;
 mod query;
 mod referrers;
 pub mod response;
@@ -17,7 +19,7 @@ mod uploads;
 
 use crate::auth::{self, Decision};
 use crate::instance::Instance;
-use crate::notifications::{Bridge, metrics};
+use crate::notifications::Bridge;
 use crate::registry::error::RegistryError;
 use crate::registry::{Registry, Repository};
 use bytes::Bytes;
@@ -64,28 +66,40 @@ where
 /// One request, start to finish, with its log line. `peer` is the client's
 /// address as the caller knows it.
 pub async fn handle(instance: &Instance, req: Request<Incoming>, peer: &str) -> Response<Body> {
+    use tracing::Instrument;
     let started = tokio::time::Instant::now();
+    let _in_flight = instance.metrics.start();
     let id = instance.registry.env.new_uuid();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let mut resp = dispatch(instance, req, &id, peer).await;
+    let route = Route::parse(&path).map_or("unknown", |r| r.kind());
+    let declared_in = content_length(req.headers());
+    // Every line logged while handling the request carries its id.
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut resp = dispatch(instance, req, &id, peer).instrument(span.clone()).await;
     for (name, value) in instance.response_headers.iter() {
         resp.headers_mut().append(name.clone(), value.clone());
     }
     response::set(&mut resp, API_VERSION_HEADER, API_VERSION);
     response::set(&mut resp, "x-request-id", &id);
-    let bytes =
-        resp.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
-    tracing::info!(
-        request_id = %id,
-        method = %method,
-        path = %path,
-        status = resp.status().as_u16(),
-        bytes = %bytes,
-        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "request"
-    );
+    let out = content_length(resp.headers());
+    let took = started.elapsed();
+    instance.metrics.finish(method.as_str(), route, resp.status().as_u16(), took, (declared_in, out));
+    span.in_scope(|| {
+        tracing::info!(
+            method = %method,
+            path = %path,
+            status = resp.status().as_u16(),
+            bytes = out,
+            duration_ms = took.as_secs_f64() * 1000.0,
+            "request"
+        )
+    });
     resp
+}
+
+fn content_length(headers: &http::HeaderMap) -> u64 {
+    headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 /// What a handler sees of a request.
@@ -157,17 +171,6 @@ fn query(req: &Request<Incoming>) -> Query {
 
 async fn dispatch(instance: &Instance, req: Request<Incoming>, request_id: &str, peer: &str) -> Response<Body> {
     let registry = &instance.registry;
-    match (req.method(), req.uri().path()) {
-        (&Method::GET, "/debug/vars") => {
-            return response::json(StatusCode::OK, &metrics::expvar(&instance.notifications.metrics()));
-        }
-        (&Method::GET, "/metrics") => {
-            let mut r = Response::new(response::full(metrics::prometheus(&instance.notifications.metrics())));
-            response::set(&mut r, "content-type", "text/plain; version=0.0.4");
-            return r;
-        }
-        _ => {}
-    }
     let Some(route) = Route::parse(req.uri().path()) else {
         return response::error_with_status(ErrorCode::Unsupported, 404, "no such endpoint");
     };

@@ -49,6 +49,21 @@ impl Route {
         None
     }
 
+    /// The endpoint's name, for metrics (one series per endpoint, never one
+    /// per repository).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Route::Base => "base",
+            Route::Catalog => "catalog",
+            Route::Tags { .. } => "tags",
+            Route::Manifest { .. } => "manifest",
+            Route::Blob { .. } => "blob",
+            Route::UploadStart { .. } => "upload_start",
+            Route::Upload { .. } => "upload",
+            Route::Referrers { .. } => "referrers",
+        }
+    }
+
     pub fn name(&self) -> Option<&str> {
         match self {
             Route::Base | Route::Catalog => None,

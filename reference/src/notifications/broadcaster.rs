@@ -105,7 +105,7 @@ impl Broadcaster {
 
     /// `(name, url, metrics)` for every endpoint, in configuration order.
     pub fn metrics(&self) -> Vec<(String, String, Snapshot)> {
-        self.endpoints.iter().map(|e| (e.config.name.clone(), e.config.url.to_string(), e.metrics.snapshot())).collect()
+        self.endpoints.iter().map(|e| (e.config.name.clone(), redacted(&e.config.url), e.metrics.snapshot())).collect()
     }
 
     /// The queue of the named endpoint (for `drydock events`).
@@ -118,7 +118,51 @@ impl Broadcaster {
     }
 }
 
+/// An endpoint URL as operators may see it: a password in the userinfo and
+/// every query value (tokens travel there) replaced by `***`.
+pub fn redacted(url: &http::Uri) -> String {
+    let mut out = String::new();
+    if let Some(scheme) = url.scheme_str() {
+        out.push_str(scheme);
+        out.push_str("://");
+    }
+    if let Some(authority) = url.authority() {
+        let text = authority.as_str();
+        match text.rsplit_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split(':').next().unwrap_or("");
+                let hidden = if userinfo.contains(':') { ":***" } else { "" };
+                out.push_str(&format!("{user}{hidden}@{host}"));
+            }
+            None => out.push_str(text),
+        }
+    }
+    out.push_str(url.path());
+    if let Some(q) = url.query() {
+        let pairs: Vec<String> = q.split('&').map(|p| format!("{}=***", p.split('=').next().unwrap_or(""))).collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
+    }
+    out
+}
+
 fn ignores(config: &EndpointConfig, event: &Event) -> bool {
     config.ignored_actions.contains(&event.action)
         || event.target.media_type.as_ref().is_some_and(|mt| config.ignored_media_types.iter().any(|i| i == mt))
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redacted;
+
+    #[test]
+    fn secrets_in_endpoint_urls_are_hidden() {
+        let r = |u: &str| redacted(&u.parse().unwrap());
+        assert_eq!(
+            r("https://hook:s3cret@ci.example:8443/events?token=abc&x=1"),
+            "https://hook:***@ci.example:8443/events?token=***&x=***"
+        );
+        assert_eq!(r("http://ci.example/events"), "http://ci.example/events");
+        assert_eq!(r("http://user@ci.example/"), "http://user@ci.example/");
+    }
 }

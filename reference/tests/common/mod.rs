@@ -49,6 +49,19 @@ pub fn serve_on(listener: tokio::net::TcpListener, instance: Instance) -> Socket
     addr
 }
 
+/// Serves `instance`'s debug endpoints on a loopback port; returns its address.
+pub async fn serve_debug(instance: Instance) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(drydock_reference::http::debug::serve_debug_connection(instance.clone(), stream));
+        }
+    });
+    addr
+}
+
 pub async fn memory() -> SocketAddr {
     start(Arc::new(InMemoryDriver::new()), 1, b"s").await
 }
