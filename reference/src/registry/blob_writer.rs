@@ -37,6 +37,13 @@ use std::time::SystemTime;
 /// Bytes gathered from a request body before one durable append: large
 /// enough that fsyncs are rare, small enough to bound memory per upload.
 pub const APPEND_CHUNK: usize = 4 << 20;
+/// Bytes all uploads together may hold in memory before appending them. A
+/// request that cannot get more appends what it holds instead of growing;
+/// a chunk that must be taken whole reserves its length first (and waits,
+/// up to [`BUFFER_WAIT_MAX`], for that much to be free).
+pub const UPLOAD_BUFFER_BUDGET: usize = 256 << 20;
+/// How long a chunk of declared length waits for buffer space.
+pub const BUFFER_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(30);
 /// Bytes read per storage call when re-hashing an upload.
 const REHASH_CHUNK: usize = 1 << 20;
 /// The algorithm an upload is hashed with as it arrives unless its client
@@ -86,11 +93,23 @@ pub enum Sealed {
 #[derive(Clone)]
 pub struct BlobWriter {
     driver: Arc<dyn StorageDriver>,
+    /// Bytes of [`UPLOAD_BUFFER_BUDGET`] not held by a request.
+    memory: Arc<tokio::sync::Semaphore>,
 }
 
 impl BlobWriter {
     pub fn new(driver: Arc<dyn StorageDriver>) -> BlobWriter {
-        BlobWriter { driver }
+        BlobWriter::with_budget(driver, UPLOAD_BUFFER_BUDGET)
+    }
+
+    /// A writer whose uploads together buffer at most `budget` bytes.
+    pub fn with_budget(driver: Arc<dyn StorageDriver>, budget: usize) -> BlobWriter {
+        BlobWriter { driver, memory: Arc::new(tokio::sync::Semaphore::new(budget)) }
+    }
+
+    /// Bytes of the buffer budget free now.
+    pub fn buffer_free(&self) -> usize {
+        self.memory.available_permits()
     }
 
     pub async fn start(&self, repo: &RepositoryName, id: &str, now: SystemTime) -> Result<UploadInfo> {
@@ -291,9 +310,42 @@ impl BlobWriter {
         // state read or re-hash.
         let mut digester: Option<Digester> = None;
         let mut pending = BytesMut::new();
+        // The budget `pending` holds; a chunk of declared length reserves
+        // all of it up front, so no request holds some while waiting for more.
+        let mut held = match exact {
+            Some(len) => {
+                let reserve = self.memory.clone().acquire_many_owned(u32::try_from(len).unwrap_or(u32::MAX));
+                match tokio::time::timeout(BUFFER_WAIT_MAX, reserve).await {
+                    Ok(permit) => Some(permit.expect("the budget is never closed")),
+                    Err(_) => return Err(RegistryError::Busy("no upload buffer space came free in time".into())),
+                }
+            }
+            None => None,
+        };
         loop {
             let done = match body.next().await {
                 Some(Ok(chunk)) => {
+                    if exact.is_none() {
+                        let want = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
+                        match self.memory.clone().try_acquire_many_owned(want) {
+                            Ok(more) => match held.as_mut() {
+                                Some(h) => h.merge(more),
+                                None => held = Some(more),
+                            },
+                            // The budget is spent: write out what is held
+                            // and this chunk rather than hold more.
+                            Err(_) => {
+                                pending.extend_from_slice(&chunk);
+                                let flushed = pending.split().freeze();
+                                let mut d = self.digester(repo, upload, size, &mut digester).await?;
+                                size = self.append(id, &data, size, flushed.clone()).await?;
+                                d.update(&flushed);
+                                digester = Some(d);
+                                held = None;
+                                continue;
+                            }
+                        }
+                    }
                     pending.extend_from_slice(&chunk);
                     if let Some(declared) = exact
                         && pending.len() as u64 > declared
@@ -330,6 +382,7 @@ impl BlobWriter {
                 size = self.append(id, &data, size, chunk.clone()).await?;
                 d.update(&chunk);
                 digester = Some(d);
+                held = None;
             }
             if done {
                 if let Some(d) = &digester {
@@ -449,5 +502,51 @@ impl BlobWriter {
             d.update(&chunk);
         }
         Ok(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::InMemoryDriver;
+
+    #[tokio::test]
+    async fn buffered_bytes_stay_within_the_budget_and_are_given_back() {
+        let driver: Arc<dyn StorageDriver> = Arc::new(InMemoryDriver::new());
+        let writer = BlobWriter::with_budget(driver.clone(), 1024);
+        let repo = RepositoryName::parse("budget").unwrap();
+        writer.start(&repo, "u1", SystemTime::UNIX_EPOCH).await.unwrap();
+        let upload = UploadRef { id: "u1", algorithm: Algorithm::Sha256 };
+        // Three 600-byte chunks through a 1,024-byte budget: the second does
+        // not fit beside the first, so they are written as they come.
+        let (tx, rx) = tokio::sync::mpsc::channel::<std::result::Result<Bytes, std::io::Error>>(1);
+        let mut rx = rx;
+        let body = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+        let feeder = {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                let mut least = usize::MAX;
+                for i in 0..3u8 {
+                    tx.send(Ok(Bytes::from(vec![i; 600]))).await.unwrap();
+                    tokio::task::yield_now().await;
+                    least = least.min(writer.buffer_free());
+                }
+                least
+            })
+        };
+        let size = writer.write(&repo, upload, ChunkBounds::default(), Box::pin(body)).await.unwrap();
+        assert_eq!(size, 1800);
+        assert!(feeder.await.unwrap() <= 1024);
+        assert_eq!(writer.buffer_free(), 1024, "everything held is given back");
+        let stored = driver.get_content(&paths::upload_data(&repo, "u1")).await.unwrap();
+        let want: Vec<u8> = (0..3u8).flat_map(|i| vec![i; 600]).collect();
+        assert_eq!(&stored[..], &want[..]);
+        // A chunk of declared length reserves its whole length up front.
+        writer.start(&repo, "u2", SystemTime::UNIX_EPOCH).await.unwrap();
+        let upload = UploadRef { id: "u2", algorithm: Algorithm::Sha256 };
+        let bounds = ChunkBounds { start: Some(0), length: Some(1000) };
+        let body = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from(vec![9u8; 1000]))]);
+        assert_eq!(writer.write(&repo, upload, bounds, body).await.unwrap(), 1000);
+        assert_eq!(writer.buffer_free(), 1024);
     }
 }

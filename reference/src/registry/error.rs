@@ -33,6 +33,9 @@ pub enum RegistryError {
     DeletesDisabled,
     #[error("the registry is in read-only mode: nothing can be pushed, mounted or deleted")]
     ReadOnly,
+    /// A shared resource stayed exhausted for longer than the wait allows.
+    #[error("{0}; try again")]
+    Busy(String),
     #[error("repository {0} is not known")]
     NameUnknown(String),
     #[error(transparent)]
@@ -61,6 +64,7 @@ impl RegistryError {
             RegistryError::ManifestBlobUnknown(_) => ErrorCode::ManifestBlobUnknown,
             RegistryError::NameUnknown(_) => ErrorCode::NameUnknown,
             RegistryError::DeletesDisabled | RegistryError::ReadOnly => ErrorCode::Unsupported,
+            RegistryError::Busy(_) => ErrorCode::TooManyRequests,
             RegistryError::Storage(e) if e.is_not_found() => ErrorCode::NameUnknown,
             RegistryError::Storage(_) => ErrorCode::Unavailable,
             RegistryError::Body(_) => ErrorCode::SizeInvalid,
