@@ -10,6 +10,7 @@ use crate::notifications::{Broadcaster, EndpointConfig};
 use crate::registry::Registry;
 use crate::registry::validation::ManifestRules;
 use crate::storage::StorageDriver;
+use crate::storage::instrumented::{Instrumented, StorageMetrics};
 use std::sync::Arc;
 
 /// What an instance is made from.
@@ -77,17 +78,24 @@ pub struct Instance {
     pub limits: ConnectionLimits,
     /// Request counters, served on the debug listener.
     pub metrics: Arc<RequestMetrics>,
+    /// Storage operation latencies and errors, served there too.
+    pub storage_metrics: Arc<StorageMetrics>,
 }
 
 impl Instance {
     pub fn new(config: InstanceConfig) -> Instance {
         let instance_id = config.env.new_uuid();
-        let mut registry = Registry::new(config.driver.clone(), config.env, &config.secret, config.delete_enabled);
+        // Every storage operation, the registry's and the notification
+        // queues', is timed for /metrics.
+        let timed = Arc::new(Instrumented::new(config.driver));
+        let storage_metrics = timed.metrics.clone();
+        let driver: Arc<dyn StorageDriver> = timed;
+        let mut registry = Registry::new(driver.clone(), config.env, &config.secret, config.delete_enabled);
         registry.automatic_mount = config.automatic_mount;
         registry.read_only = config.read_only;
         registry.manifests.rules = config.manifest_rules;
         #[allow(unused_mut)]
-        let mut notifications = Broadcaster::new(config.driver, &instance_id, config.endpoints);
+        let mut notifications = Broadcaster::new(driver, &instance_id, config.endpoints);
         #[cfg(feature = "sim-mutants")]
         {
             notifications.mutants = registry.mutants.clone();
@@ -102,6 +110,7 @@ impl Instance {
             access: Arc::new(config.access),
             limits: config.limits,
             metrics: Arc::default(),
+            storage_metrics,
         }
     }
 

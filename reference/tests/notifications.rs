@@ -258,6 +258,9 @@ async fn a_failing_endpoint_gets_every_event_in_order_once_it_recovers() {
         text.contains("drydock_http_requests_total{method=\"POST\",route=\"upload_start\",code=\"201\"} 5"),
         "{text}"
     );
+    let storage = "drydock_storage_operation_duration_seconds_count{driver=\"inmemory\",op=\"append\"}";
+    assert!(text.contains(storage), "{text}");
+    assert!(text.contains("drydock_storage_errors_total{driver=\"inmemory\",op=\"append\"} 0"), "{text}");
     let (s, _) = send(addr, Method::GET, "/metrics", &[], vec![]).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "not on the registry's port");
     let health = common::send(debug, Method::GET, "/debug/health", &[], b"").await;

@@ -37,14 +37,15 @@ async fn handle(instance: &Instance, req: Request<Incoming>) -> Response<Body> {
         }
         "/metrics" => {
             let mut text = instance.metrics.prometheus();
+            text.push_str(&instance.storage_metrics.prometheus(instance.registry.driver.name()));
             text.push_str(&crate::notifications::metrics::prometheus(&instance.notifications.metrics()));
             let mut r = Response::new(response::full(text));
             response::set(&mut r, "content-type", "text/plain; version=0.0.4");
             r
         }
         "/debug/health" => {
-            // Storage answers a listing of its root (an empty store too).
-            match instance.registry.driver.list("/").await {
+            // Storage answers for the registry's root (an empty store too).
+            match instance.registry.driver.stat(crate::registry::paths::ROOT).await {
                 Ok(_) => response::json(StatusCode::OK, &serde_json::json!({})),
                 Err(e) if e.is_not_found() => response::json(StatusCode::OK, &serde_json::json!({})),
                 Err(e) => {

@@ -11,12 +11,35 @@ use std::time::Duration;
 /// Upper bounds of the latency buckets, in seconds.
 pub const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
+/// Latencies in [`LATENCY_BUCKETS`].
 #[derive(Default)]
-struct Histogram {
+pub struct Histogram {
     /// Count per bucket (not cumulative), then the overflow.
     buckets: [u64; LATENCY_BUCKETS.len() + 1],
     sum: f64,
     count: u64,
+}
+
+impl Histogram {
+    pub fn observe(&mut self, took: Duration) {
+        let secs = took.as_secs_f64();
+        let bucket = LATENCY_BUCKETS.iter().position(|b| secs <= *b).unwrap_or(LATENCY_BUCKETS.len());
+        self.buckets[bucket] += 1;
+        self.sum += secs;
+        self.count += 1;
+    }
+
+    /// The `_bucket`, `_sum` and `_count` lines of series `name{labels}`.
+    pub fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
+            cumulative += self.buckets[i];
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
 }
 
 #[derive(Default)]
@@ -53,13 +76,7 @@ impl RequestMetrics {
             .unwrap_or_else(|p| p.into_inner())
             .entry((method.to_owned(), route, status))
             .or_default() += 1;
-        let secs = took.as_secs_f64();
-        let mut latency = self.latency.lock().unwrap_or_else(|p| p.into_inner());
-        let h = latency.entry(route).or_default();
-        let bucket = LATENCY_BUCKETS.iter().position(|b| secs <= *b).unwrap_or(LATENCY_BUCKETS.len());
-        h.buckets[bucket] += 1;
-        h.sum += secs;
-        h.count += 1;
+        self.latency.lock().unwrap_or_else(|p| p.into_inner()).entry(route).or_default().observe(took);
         self.bytes_in.fetch_add(bytes.0, Relaxed);
         self.bytes_out.fetch_add(bytes.1, Relaxed);
     }
@@ -76,14 +93,7 @@ impl RequestMetrics {
         let _ =
             writeln!(out, "# HELP {name} Time from request to response headers, by route.\n# TYPE {name} histogram");
         for (route, h) in self.latency.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let mut cumulative = 0;
-            for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
-                cumulative += h.buckets[i];
-                let _ = writeln!(out, "{name}_bucket{{route=\"{route}\",le=\"{le}\"}} {cumulative}");
-            }
-            let _ = writeln!(out, "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "{name}_sum{{route=\"{route}\"}} {}", h.sum);
-            let _ = writeln!(out, "{name}_count{{route=\"{route}\"}} {}", h.count);
+            h.render(&mut out, name, &format!("route=\"{route}\""));
         }
         for (name, help, v) in [
             (

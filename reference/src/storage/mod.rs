@@ -21,6 +21,7 @@
 
 mod filesystem;
 mod inmemory;
+pub mod instrumented;
 pub mod suite;
 
 pub use filesystem::FilesystemDriver;
