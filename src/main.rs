@@ -29,6 +29,8 @@ enum Command {
     Events(cmd::events::Args),
     /// Remove blobs no manifest references (safe while pushes run).
     Gc(cmd::gc::Args),
+    /// Run a token service for `auth.token` (keys, tokens, a /token endpoint).
+    Token(cmd::token::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Digest(args) => cmd::digest::run(args),
         Command::Events(args) => cmd::events::run(args),
         Command::Gc(args) => cmd::gc::run(args),
+        Command::Token(args) => cmd::token::run(args),
     };
     match outcome {
         Ok(code) => code,

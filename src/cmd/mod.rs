@@ -4,3 +4,4 @@ pub mod events;
 pub mod gc;
 pub mod serve;
 pub mod sim;
+pub mod token;

@@ -48,9 +48,8 @@ const HARMLESS: &[&str] = &[
 /// Keys that would change who may access what or where data lives, which
 /// drydock does not implement: each stops startup, with why.
 const REFUSED: &[(&str, &str)] = &[
-    ("auth.token", "token authentication is not implemented yet"),
     ("auth.silly", "the `silly` auth scheme is not implemented"),
-    ("auth", "this authentication scheme is not implemented (drydock has htpasswd)"),
+    ("auth", "this authentication scheme is not implemented (drydock has htpasswd and token)"),
     ("proxy", "pull-through caching (proxy) is not implemented"),
     ("redis", "redis is not implemented"),
     ("middleware", "registry, repository and storage middleware (e.g. CDN redirects) are not implemented"),
@@ -100,6 +99,7 @@ struct PrometheusSection {
 #[derive(Deserialize, Default)]
 struct AuthSection {
     htpasswd: Option<super::HtpasswdAuth>,
+    token: Option<super::TokenAuthConfig>,
 }
 
 #[derive(Deserialize, Default)]
@@ -400,6 +400,7 @@ fn apply(file: File) -> anyhow::Result<Config> {
     }
     c.validation = Validation { manifests: file.validation.manifests };
     c.auth.htpasswd = file.auth.htpasswd;
+    c.auth.token = file.auth.token;
     Ok(c)
 }
 
@@ -494,7 +495,7 @@ notifications:
     fn settings_it_cannot_honour_stop_startup_and_are_named() {
         for (yaml, named) in [
             ("auth:\n  silly:\n    realm: r\n", "auth.silly"),
-            ("auth:\n  token:\n    realm: r\n", "auth.token"),
+            ("auth:\n  token:\n    realm: r\n    autoredirect: true\n", "autoredirect"),
             ("storage:\n  s3:\n    bucket: b\n", "storage.s3"),
             ("storage:\n  azure:\n    accountname: a\n", "storage.azure"),
             ("proxy:\n  remoteurl: https://registry-1.docker.io\n", "proxy"),
@@ -541,8 +542,8 @@ notifications:
         let c = read_with_env(yaml, env).unwrap().config;
         assert_eq!((c.addr.as_str(), c.root.to_str().unwrap(), c.delete), ("127.0.0.1:6000", "/srv/r", false));
         // An override is held to the same rules as the file.
-        let err = read_with_env("", [("REGISTRY_AUTH_TOKEN_REALM".to_owned(), "https://a/t".to_owned())]).unwrap_err();
-        assert!(format!("{err:#}").contains("auth.token"), "{err:#}");
+        let err = read_with_env("", [("REGISTRY_AUTH_SILLY_REALM".to_owned(), "r".to_owned())]).unwrap_err();
+        assert!(format!("{err:#}").contains("auth.silly"), "{err:#}");
         let with_auth = [
             ("REGISTRY_AUTH_HTPASSWD_REALM".to_owned(), "registry".to_owned()),
             ("REGISTRY_AUTH_HTPASSWD_PATH".to_owned(), "/etc/registry/htpasswd".to_owned()),

@@ -158,6 +158,21 @@ impl Limits {
 #[serde(deny_unknown_fields, default)]
 pub struct Auth {
     pub htpasswd: Option<HtpasswdAuth>,
+    pub token: Option<TokenAuthConfig>,
+}
+
+/// `auth.token`: JWTs from a token service (distribution's names).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenAuthConfig {
+    /// Where clients get tokens (named in the 401 challenge).
+    pub realm: String,
+    /// This registry's name: tokens must be for it (`aud`).
+    pub service: String,
+    /// Who signs tokens (`iss`).
+    pub issuer: String,
+    /// PEM certificates whose keys may sign tokens.
+    pub rootcertbundle: PathBuf,
 }
 
 /// `auth.htpasswd`: basic auth against a file of bcrypt hashes; any user
@@ -173,10 +188,14 @@ impl Auth {
     /// The registry's access controller; a file that cannot be used whole
     /// stops startup.
     pub fn access(&self) -> anyhow::Result<drydock_reference::auth::AccessController> {
-        use drydock_reference::auth::{AccessController, htpasswd::Htpasswd};
-        Ok(match &self.htpasswd {
-            None => AccessController::Open,
-            Some(h) => AccessController::Htpasswd(Htpasswd::load(&h.path, &h.realm).context("auth.htpasswd")?),
+        use drydock_reference::auth::{AccessController, htpasswd::Htpasswd, token::TokenAuth};
+        Ok(match (&self.htpasswd, &self.token) {
+            (None, None) => AccessController::Open,
+            (Some(_), Some(_)) => bail!("auth names two schemes, htpasswd and token; choose one"),
+            (Some(h), None) => AccessController::Htpasswd(Htpasswd::load(&h.path, &h.realm).context("auth.htpasswd")?),
+            (None, Some(t)) => AccessController::Token(
+                TokenAuth::load(&t.realm, &t.service, &t.issuer, &t.rootcertbundle).context("auth.token")?,
+            ),
         })
     }
 }

@@ -110,6 +110,9 @@ pub(crate) struct Ctx<'a> {
     /// Where the repository reports what it did.
     pub events: Bridge,
     pub limits: limits::ConnectionLimits,
+    /// Whether the caller may pull from a repository (`*`: from any, as an
+    /// automatic mount needs).
+    pub may_pull: &'a (dyn Fn(&str) -> bool + Send + Sync),
 }
 
 impl Ctx<'_> {
@@ -175,8 +178,21 @@ async fn dispatch(instance: &Instance, req: Request<Incoming>, request_id: &str,
         return response::error_with_status(ErrorCode::Unsupported, 404, "no such endpoint");
     };
     let method = req.method().clone();
-    let authorization = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let actor = match instance.access.decide(authorization, &auth::scope::needed(&route, &method)) {
+    let authorization: Option<String> =
+        req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let authorization = authorization.as_deref();
+    let needed = auth::scope::needed(&route, &method);
+    // A mount would also pull its source.
+    let mount_source = match (&route, &method) {
+        (Route::UploadStart { .. }, &Method::POST) => {
+            let q = query(&req);
+            q.get("mount").and(q.get("from")).filter(|f| route::repository(f).is_ok()).cloned()
+        }
+        _ => None,
+    };
+    let wanted: Vec<auth::scope::Scope> =
+        mount_source.iter().map(|f| auth::scope::Scope::repository(f, &[auth::scope::Action::Pull])).collect();
+    let actor = match instance.access.decide(authorization, &needed, &wanted, instance.registry.env.now()) {
         Decision::Allowed { actor } => actor,
         Decision::Challenge { www_authenticate } => {
             let mut r = response::error(ErrorCode::Unauthorized, "authentication required");
@@ -203,7 +219,17 @@ async fn dispatch(instance: &Instance, req: Request<Incoming>, request_id: &str,
                 Err(e) => return response::error(ErrorCode::NameInvalid, e.to_string()),
             };
             let events = bridge(instance, &req, request_id, peer, actor);
-            let ctx = Ctx { registry, repo, query: query(&req), events, limits: instance.limits };
+            let access = &instance.access;
+            let now = registry.env.now();
+            let may_pull = move |source: &str| {
+                if source == "*" {
+                    // Only where every caller may pull everything.
+                    return access.grants_everything_to_anyone_allowed();
+                }
+                let pull = [auth::scope::Scope::repository(source, &[auth::scope::Action::Pull])];
+                matches!(access.decide(authorization, &pull, &[], now), Decision::Allowed { .. })
+            };
+            let ctx = Ctx { registry, repo, query: query(&req), events, limits: instance.limits, may_pull: &may_pull };
             let writes = matches!(method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
             if writes && let Err(e) = ctx.repository().writes_allowed() {
                 return into_response(e);

@@ -111,8 +111,16 @@ pub(crate) async fn start(ctx: &Ctx<'_>, req: Request<Incoming>) -> HandlerResul
         let d = parse_digest(mount)?;
         // An invalid `from` mounts nothing: a fresh session follows, as for
         // a blob that is not there.
+        // So does a mount the caller may not make: `from` must be a
+        // repository it may pull, and an automatic mount (no `from`) needs
+        // leave to pull from anywhere.
         let from = ctx.query.get("from").map(|f| RepositoryName::parse(f).ok());
-        if !matches!(from, Some(None)) && repository.mount(&d, from.flatten().as_ref()).await?.is_some() {
+        let permitted = match &from {
+            Some(Some(source)) => (ctx.may_pull)(source.as_str()),
+            Some(None) => false,
+            None => (ctx.may_pull)("*"),
+        };
+        if permitted && repository.mount(&d, from.flatten().as_ref()).await?.is_some() {
             return Ok(created(&ctx.repo, &d));
         }
     }
