@@ -40,7 +40,9 @@ fn every_endpoint_asks_for_credentials_and_takes_valid_ones() {
         }
     }
     // A refused push stored nothing.
-    let (status, _) = http_basic(port, "HEAD", &format!("/v2/a/blobs/{d}"), "alice:wonderland");
+    let basic =
+        format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "alice:wonderland"));
+    let (status, _) = http_auth(port, "HEAD", &format!("/v2/a/blobs/{d}"), &basic, b"");
     assert_eq!(status, 404);
     let url = format!("http://127.0.0.1:{port}");
     let check = |extra: &[&str]| {
@@ -91,17 +93,4 @@ fn skopeo_logs_in_to_push_and_pull() {
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     assert_eq!(digest_of(&pulled, "amd64"), digest_of(&layout, "amd64"));
     assert_blobs_identical(&pulled, &layout);
-}
-
-/// One exchange with basic credentials `user:password`; the status.
-fn http_basic(port: u16, method: &str, path: &str, credentials: &str) -> (u16, String) {
-    use base64::Engine;
-    use std::io::{Read, Write};
-    let token = base64::engine::general_purpose::STANDARD.encode(credentials);
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {token}\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    (answer[9..12].parse().unwrap(), answer)
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Scratch, free_port, http, push_blob, spawn_listening};
+use common::{Scratch, free_port, http, http_auth, push_blob, spawn_listening};
 use std::process::Command;
 
 fn drydock() -> Command {
@@ -69,9 +69,9 @@ fn debians_stock_file_starts_with_environment_overrides_and_its_basic_auth() {
     let d = drydock_spec::Digest::of(drydock_spec::Algorithm::Sha256, data);
     let basic =
         format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "admin:hunter2"));
-    let (status, _) = http_with(port, "POST", &format!("/v2/stock/app/blobs/uploads/?digest={d}"), &basic, data);
+    let (status, _) = http_auth(port, "POST", &format!("/v2/stock/app/blobs/uploads/?digest={d}"), &basic, data);
     assert_eq!(status, 201);
-    let (status, answer) = http_with(port, "GET", &format!("/v2/stock/app/blobs/{d}"), &basic, b"");
+    let (status, answer) = http_auth(port, "GET", &format!("/v2/stock/app/blobs/{d}"), &basic, b"");
     assert_eq!(status, 200, "{answer}");
     assert!(answer.to_ascii_lowercase().contains("x-content-type-options: nosniff"), "{answer}");
     assert!(root.join("docker/registry/v2/blobs").is_dir(), "the overridden root holds the blob");
@@ -83,22 +83,6 @@ fn debians_stock_file_starts_with_environment_overrides_and_its_basic_auth() {
         .output()
         .unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("htpasswd"));
-}
-
-/// One exchange with an `Authorization` header: the status and the answer.
-fn http_with(port: u16, method: &str, path: &str, authorization: &str, body: &[u8]) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {authorization}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    s.write_all(body).unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    (answer[9..12].parse().unwrap(), answer)
 }
 
 #[test]
@@ -162,13 +146,12 @@ fn debug_listener_apart_secrets_redacted_json_logs_with_request_ids() {
     let mut cmd = drydock();
     cmd.args(["serve", "--config", config.to_str().unwrap(), "--addr", &format!("127.0.0.1:{port}")])
         .stdout(std::fs::File::create(&log).unwrap());
-    let mut child = common::Process(cmd.stderr(std::process::Stdio::null()).spawn().unwrap());
+    let child = common::Process(cmd.stderr(std::process::Stdio::null()).spawn().unwrap());
     let up = (0..400).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(25));
         std::net::TcpStream::connect(("127.0.0.1", debug)).is_ok()
     });
     assert!(up, "the debug listener never listened");
-    let _ = &mut child;
     let d = push_blob(port, "debug/app", b"observed");
     let (status, answer) = http(port, "GET", &format!("/v2/debug/app/blobs/{d}"), "x", b"");
     assert_eq!(status, 200);

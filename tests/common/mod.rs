@@ -93,6 +93,22 @@ pub fn http(port: u16, method: &str, path: &str, content_type: &str, body: &[u8]
     (answer[9..12].parse().unwrap(), answer)
 }
 
+/// [`http`] with an `Authorization` header (`Basic …`, `Bearer …`).
+pub fn http_auth(port: u16, method: &str, path: &str, authorization: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {authorization}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    (answer[9..12].parse().unwrap(), answer)
+}
+
 /// Pushes `data` as a blob of `repo` with one monolithic POST, which must
 /// answer 201; returns its digest.
 pub fn push_blob(port: u16, repo: &str, data: &[u8]) -> String {

@@ -336,11 +336,7 @@ impl BlobWriter {
                             // and this chunk rather than hold more.
                             Err(_) => {
                                 pending.extend_from_slice(&chunk);
-                                let flushed = pending.split().freeze();
-                                let mut d = self.digester(repo, upload, size, &mut digester).await?;
-                                size = self.append(id, &data, size, flushed.clone()).await?;
-                                d.update(&flushed);
-                                digester = Some(d);
+                                self.append_pending(repo, upload, &data, &mut size, &mut pending, &mut digester).await?;
                                 held = None;
                                 continue;
                             }
@@ -359,11 +355,10 @@ impl BlobWriter {
                     // can resume from the reported size. A chunk of declared
                     // length is all or nothing.
                     if !pending.is_empty() && exact.is_none() {
-                        let chunk = pending.split().freeze();
-                        let mut d = self.digester(repo, upload, size, &mut digester).await?;
-                        self.append(id, &data, size, chunk.clone()).await?;
-                        d.update(&chunk);
-                        self.save_state(repo, upload, &d, start).await?;
+                        self.append_pending(repo, upload, &data, &mut size, &mut pending, &mut digester).await?;
+                    }
+                    if let Some(d) = &digester {
+                        self.save_state(repo, upload, d, start).await?;
                     }
                     return Err(RegistryError::Body(std::io::Error::other(e.into())));
                 }
@@ -377,11 +372,7 @@ impl BlobWriter {
             }
             let full = exact.is_none() && pending.len() >= APPEND_CHUNK;
             if full || (done && !pending.is_empty()) {
-                let chunk = pending.split().freeze();
-                let mut d = self.digester(repo, upload, size, &mut digester).await?;
-                size = self.append(id, &data, size, chunk.clone()).await?;
-                d.update(&chunk);
-                digester = Some(d);
+                self.append_pending(repo, upload, &data, &mut size, &mut pending, &mut digester).await?;
                 held = None;
             }
             if done {
@@ -391,6 +382,25 @@ impl BlobWriter {
                 return Ok(size);
             }
         }
+    }
+
+    /// Appends what `pending` holds at `size`, advancing `size` and the
+    /// digester past it.
+    async fn append_pending(
+        &self,
+        repo: &RepositoryName,
+        upload: UploadRef<'_>,
+        data: &str,
+        size: &mut u64,
+        pending: &mut BytesMut,
+        digester: &mut Option<Digester>,
+    ) -> Result<()> {
+        let chunk = pending.split().freeze();
+        let mut d = self.digester(repo, upload, *size, digester).await?;
+        *size = self.append(upload.id, data, *size, chunk.clone()).await?;
+        d.update(&chunk);
+        *digester = Some(d);
+        Ok(())
     }
 
     /// The spool's digester, from the saved state (or a re-hash) the first
