@@ -336,7 +336,8 @@ impl BlobWriter {
                             // and this chunk rather than hold more.
                             Err(_) => {
                                 pending.extend_from_slice(&chunk);
-                                self.append_pending(repo, upload, &data, &mut size, &mut pending, &mut digester).await?;
+                                self.append_pending(repo, upload, &data, &mut size, &mut pending, &mut digester)
+                                    .await?;
                                 held = None;
                                 continue;
                             }
