@@ -79,27 +79,21 @@ pub fn drydock_serve_config(config: &Path) -> (Process, u16) {
 /// One HTTP/1.1 exchange with `127.0.0.1:port` on a fresh connection:
 /// the status code and the whole answer.
 pub fn http(port: u16, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    s.write_all(body).unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    (answer[9..12].parse().unwrap(), answer)
+    exchange(port, method, path, &[("Content-Type", content_type)], body)
 }
 
 /// [`http`] with an `Authorization` header (`Basic …`, `Bearer …`).
 pub fn http_auth(port: u16, method: &str, path: &str, authorization: &str, body: &[u8]) -> (u16, String) {
+    exchange(port, method, path, &[("Authorization", authorization)], body)
+}
+
+fn exchange(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {authorization}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: x\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )
     .unwrap();
