@@ -62,34 +62,18 @@ impl fmt::Display for Scope {
 /// a mount the caller may not make falls back to an ordinary upload.
 pub fn needed(route: &Route, method: &Method) -> Vec<Scope> {
     use Action::{Delete, Pull, Push};
-    let (name, actions): (&str, &[Action]) = match (route, method) {
-        (Route::Base, _) => return Vec::new(),
-        (Route::Catalog, _) => return vec![Scope::catalog()],
-        (
-            Route::Tags { name }
-            | Route::Manifest { name, .. }
-            | Route::Blob { name, .. }
-            | Route::UploadStart { name }
-            | Route::Upload { name, .. }
-            | Route::Referrers { name, .. },
-            &Method::DELETE,
-        ) if !matches!(route, Route::Upload { .. }) => (name, &[Delete]),
-        (
-            Route::Tags { name }
-            | Route::Manifest { name, .. }
-            | Route::Blob { name, .. }
-            | Route::Referrers { name, .. },
-            &Method::GET | &Method::HEAD,
-        ) => (name, &[Pull]),
-        (
-            Route::Tags { name }
-            | Route::Manifest { name, .. }
-            | Route::Blob { name, .. }
-            | Route::UploadStart { name }
-            | Route::Upload { name, .. }
-            | Route::Referrers { name, .. },
-            _,
-        ) => (name, &[Pull, Push]),
+    let name = match route {
+        Route::Base => return Vec::new(),
+        Route::Catalog => return vec![Scope::catalog()],
+        other => other.name().expect("every other route names a repository"),
+    };
+    let actions: &[Action] = match (route, method) {
+        // Everything on an upload, cancelling included, is pushing.
+        (Route::Upload { .. }, _) => &[Pull, Push],
+        (_, &Method::DELETE) => &[Delete],
+        (Route::UploadStart { .. }, _) => &[Pull, Push],
+        (_, &Method::GET | &Method::HEAD) => &[Pull],
+        _ => &[Pull, Push],
     };
     vec![Scope::repository(name, actions)]
 }
