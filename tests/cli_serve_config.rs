@@ -131,7 +131,7 @@ fn read_only_mode_refuses_every_write_and_serves_reads() {
 #[test]
 fn debug_listener_apart_secrets_redacted_json_logs_with_request_ids() {
     let scratch = Scratch::new("serve-debug");
-    let (port, debug) = (free_port(), free_port());
+    let (port, debug) = common::two_free_ports();
     let config = scratch.0.join("drydock.toml");
     std::fs::write(
         &config,

@@ -5,7 +5,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Process, Scratch, drydock_serve_config, free_port, http, push_blob};
+use common::{Process, Scratch, free_port, http, push_blob, spawn_listening, two_free_ports};
 use http_body_util::{BodyExt, Full};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -58,7 +58,7 @@ fn start_receiver(port: u16, cert: &rcgen::CertifiedKey<rcgen::KeyPair>) -> Arc<
 fn serve(dir: &Path, receiver_port: u16, ca: Option<&Path>) -> (Process, u16, u16) {
     let trust = ca.map(|ca| format!("ca_certificate = {ca:?}\n")).unwrap_or_default();
     let config = dir.join("drydock.toml");
-    let debug = free_port();
+    let (port, debug) = two_free_ports();
     std::fs::write(
         &config,
         format!(
@@ -67,8 +67,9 @@ fn serve(dir: &Path, receiver_port: u16, ca: Option<&Path>) -> (Process, u16, u1
         ),
     )
     .unwrap();
-    let (process, port) = drydock_serve_config(&config);
-    (process, port, debug)
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_drydock"));
+    cmd.args(["serve", "--config", config.to_str().unwrap(), "--addr", &format!("127.0.0.1:{port}")]);
+    (spawn_listening(&mut cmd, port), port, debug)
 }
 
 fn push(port: u16, data: &[u8]) -> String {

@@ -48,6 +48,14 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Two different free ports (each alone could come back equal: a port is
+/// released as soon as it is found).
+pub fn two_free_ports() -> (u16, u16) {
+    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    (a.local_addr().unwrap().port(), b.local_addr().unwrap().port())
+}
+
 /// Spawns `cmd` and waits until `port` accepts connections.
 pub fn spawn_listening(cmd: &mut Command, port: u16) -> Process {
     let process =
