@@ -8,19 +8,10 @@ mod common;
 use common::*;
 use std::process::Command;
 
-fn protected(scratch: &Scratch) -> (Process, u16) {
-    let htpasswd = scratch.0.join("htpasswd");
-    let hash = |p: &str| bcrypt::hash(p, 4).unwrap();
-    std::fs::write(&htpasswd, format!("alice:{}\nbob:{}\n", hash("wonderland"), hash("builder"))).unwrap();
-    let config = scratch.0.join("drydock.toml");
-    std::fs::write(&config, format!("[auth.htpasswd]\nrealm = \"drydock test\"\npath = {htpasswd:?}\n")).unwrap();
-    drydock_serve(&["--config", config.to_str().unwrap()], &scratch.0.join("storage"))
-}
-
 #[test]
 fn every_endpoint_asks_for_credentials_and_takes_valid_ones() {
     let scratch = Scratch::new("auth-basic");
-    let (_server, port) = protected(&scratch);
+    let (_server, port) = auth::htpasswd_registry(&scratch.0);
     let data = b"a blob nobody may push anonymously";
     let d = drydock_spec::Digest::of(drydock_spec::Algorithm::Sha256, data);
     for (method, path) in [
@@ -68,7 +59,7 @@ fn skopeo_logs_in_to_push_and_pull() {
     }
     let scratch = Scratch::new("auth-skopeo");
     let layout = build_layout(&scratch.0, &["amd64"], None);
-    let (_server, port) = protected(&scratch);
+    let (_server, port) = auth::htpasswd_registry(&scratch.0);
     let target = format!("docker://127.0.0.1:{port}/auth/app:amd64");
     let copy = |args: &[&str], from: &str, to: &str| {
         Command::new("skopeo")

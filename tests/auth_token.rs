@@ -16,32 +16,17 @@ fn drydock(args: &[&str]) -> String {
 }
 
 struct Setup {
-    _token_service: Process,
+    _token_service: auth::TokenService,
     _registry: Process,
     port: u16,
     key: std::path::PathBuf,
 }
 
 fn setup(scratch: &Path) -> Setup {
-    let (key, cert) = (scratch.join("key.pem"), scratch.join("cert.pem"));
-    drydock(&["token", "keygen", "--key", key.to_str().unwrap(), "--cert", cert.to_str().unwrap()]);
-    let htpasswd = scratch.join("htpasswd");
-    std::fs::write(&htpasswd, format!("alice:{}\n", bcrypt::hash("wonderland", 4).unwrap())).unwrap();
-    let token_port = free_port();
-    let mut service = Command::new(env!("CARGO_BIN_EXE_drydock"));
-    service.args(["token", "serve", "--issuer", "test-issuer", "--service", "test-registry", "--key"]).arg(&key);
-    service.arg("--htpasswd").arg(&htpasswd).args(["--addr", &format!("127.0.0.1:{token_port}")]);
-    let token_service = spawn_listening(&mut service, token_port);
-    let config = scratch.join("drydock.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[auth.token]\nrealm = \"http://127.0.0.1:{token_port}/token\"\nservice = \"test-registry\"\nissuer = \"test-issuer\"\nrootcertbundle = {cert:?}\n"
-        ),
-    )
-    .unwrap();
-    let (registry, port) = drydock_serve(&["--config", config.to_str().unwrap()], &scratch.join("storage"));
-    Setup { _token_service: token_service, _registry: registry, port, key }
+    let service = auth::token_service(scratch);
+    let (registry, port) = auth::token_registry(scratch, &service);
+    let key = service.key.clone();
+    Setup { _token_service: service, _registry: registry, port, key }
 }
 
 fn issue(key: &Path, scopes: &[&str]) -> String {
@@ -97,6 +82,11 @@ fn a_token_is_held_to_its_signer_issuer_and_scopes() {
     let (status, answer) = bearer(s.port, "POST", "/v2/a/blobs/uploads/", &pull_a);
     assert_eq!(status, 403, "pull only, push asked: {answer}");
     assert!(answer.contains("DENIED"), "{answer}");
+    // RFC 6750: the 403 names the scope needed, for a client to ask for it.
+    assert!(
+        answer.contains("error=\"insufficient_scope\"") && answer.contains("scope=\"repository:a:pull,push\""),
+        "{answer}"
+    );
     let (status, answer) = bearer(s.port, "GET", "/v2/b/tags/list", &pull_a);
     assert_eq!(status, 401, "{answer}");
     assert!(
@@ -110,6 +100,13 @@ fn a_token_is_held_to_its_signer_issuer_and_scopes() {
     let (status, answer) = bearer(s.port, "GET", "/v2/a/tags/list", &forged);
     assert_eq!(status, 401, "{answer}");
     assert!(answer.contains("error=\"invalid_token\""), "{answer}");
+    // Its key id names no trusted key; without the id, the signature fails.
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, forged.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["kid"].as_str().map(|k| k.split(':').count()), Some(12), "{header}");
     // A token for another registry.
     let mut args = vec!["token", "issue", "--issuer", "test-issuer", "--service", "elsewhere", "--subject", "bob"];
     let key = s.key.to_str().unwrap().to_owned();
@@ -162,4 +159,57 @@ fn skopeo_pushes_and_pulls_through_the_token_flow() {
     let ok = copy(&["--src-tls-verify=false", "--src-creds", "alice:wonderland"], &target, &dest);
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     assert_eq!(digest_of(&pulled, "amd64"), digest_of(&layout, "amd64"));
+}
+
+/// The tokens `drydock token` issues are the tokens distribution expects:
+/// Debian's docker-registry (2.8.2) and drydock, configured from one
+/// `config.yml` with `auth.token` and sharing one storage directory, each
+/// take skopeo's push and serve the other's pull through the same service.
+#[test]
+fn distribution_and_drydock_take_the_same_tokens() {
+    if !require(&["skopeo", "umoci", "docker-registry"]) {
+        return;
+    }
+    let scratch = Scratch::new("auth-token-distribution");
+    let layout = build_layout(&scratch.0, &["one", "two"], None);
+    let service = auth::token_service(&scratch.0);
+    let root = scratch.0.join("storage");
+    std::fs::create_dir_all(&root).unwrap();
+    let config = scratch.0.join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+             http:\n  addr: 127.0.0.1:5001\n  secret: shared-secret\n\
+             auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+            root.display(),
+            service.realm,
+            auth::SERVICE,
+            auth::ISSUER,
+            service.cert.display()
+        ),
+    )
+    .unwrap();
+    let theirs = free_port();
+    let mut cmd = Command::new("docker-registry");
+    cmd.arg("serve").arg(&config).env("REGISTRY_HTTP_ADDR", format!("127.0.0.1:{theirs}"));
+    let _distribution = spawn_listening(&mut cmd, theirs);
+    let (_drydock, ours) = drydock_serve_config(&config);
+    let creds = format!("{}:{}", auth::ALICE.0, auth::ALICE.1);
+    let copy = |from: String, to: String| {
+        run(Command::new("skopeo")
+            .args(["--insecure-policy", "copy", "--preserve-digests", "--src-tls-verify=false"])
+            .args(["--dest-tls-verify=false", "--src-creds", &creds, "--dest-creds", &creds])
+            .args([from, to]));
+    };
+    for (tag, push_to, pull_from) in [("one", theirs, ours), ("two", ours, theirs)] {
+        copy(format!("oci:{}:{tag}", layout.display()), format!("docker://127.0.0.1:{push_to}/shared/app:{tag}"));
+        let pulled = scratch.0.join(format!("pulled-{tag}"));
+        copy(format!("docker://127.0.0.1:{pull_from}/shared/app:{tag}"), format!("oci:{}:{tag}", pulled.display()));
+        assert_eq!(digest_of(&pulled, tag), digest_of(&layout, tag));
+    }
+    // Both refuse the anonymous.
+    for port in [theirs, ours] {
+        assert_eq!(http(port, "GET", "/v2/shared/app/tags/list", "x", b"").0, 401);
+    }
 }

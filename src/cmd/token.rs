@@ -109,6 +109,7 @@ fn access_entry(scope: &str) -> anyhow::Result<serde_json::Value> {
 fn sign(signer: &Signer, subject: &str, access: Vec<serde_json::Value>, now: SystemTime) -> anyhow::Result<String> {
     let pem = std::fs::read(&signer.key).with_context(|| format!("reading {}", signer.key.display()))?;
     let key = jsonwebtoken::EncodingKey::from_ec_pem(&pem).context("the key must be a PKCS#8 ECDSA P-256 PEM")?;
+    let public = rcgen::KeyPair::from_pem(std::str::from_utf8(&pem)?).context("the key must be a PKCS#8 PEM")?;
     let now = now.duration_since(SystemTime::UNIX_EPOCH)?.as_secs();
     let mut id = [0u8; 16];
     getrandom::fill(&mut id).map_err(|e| anyhow::anyhow!("reading OS entropy: {e}"))?;
@@ -118,7 +119,10 @@ fn sign(signer: &Signer, subject: &str, access: Vec<serde_json::Value>, now: Sys
         "jti": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id),
         "access": access,
     });
-    Ok(jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256), &claims, &key)?)
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    // distribution finds the verifying key by this id, and refuses a token without one.
+    header.kid = Some(drydock_reference::auth::token::key_id(&rcgen::PublicKeyData::subject_public_key_info(&public)));
+    Ok(jsonwebtoken::encode(&header, &claims, &key)?)
 }
 
 async fn serve(signer: Signer, users: drydock_reference::auth::htpasswd::Htpasswd, addr: String) -> anyhow::Result<()> {

@@ -496,6 +496,7 @@ notifications:
         for (yaml, named) in [
             ("auth:\n  silly:\n    realm: r\n", "auth.silly"),
             ("auth:\n  token:\n    realm: r\n    autoredirect: true\n", "autoredirect"),
+            ("auth:\n  token:\n    realm: r\n    jwks: /etc/keys.json\n", "jwks"),
             ("storage:\n  s3:\n    bucket: b\n", "storage.s3"),
             ("storage:\n  azure:\n    accountname: a\n", "storage.azure"),
             ("proxy:\n  remoteurl: https://registry-1.docker.io\n", "proxy"),

@@ -3,7 +3,10 @@
 //! configured), htpasswd basic auth (`htpasswd.rs`) or distribution's token
 //! auth (`token.rs`). A request that
 //! proves no identity gets a 401 with the challenge; one whose identity may
-//! not do what it asks, a 403.
+//! not do what it asks, a 403 — with tokens, carrying the challenge with
+//! `error="insufficient_scope"` as RFC 6750 has it, so a client holding a
+//! narrower token than it could get (oras asks for pull first, then
+//! pushes) fetches one for the named scope and retries.
 
 pub mod htpasswd;
 pub mod scope;
@@ -28,8 +31,9 @@ pub enum Decision {
     Allowed { actor: Option<String> },
     /// No (valid) identity: 401 with this `WWW-Authenticate` value.
     Challenge { www_authenticate: String },
-    /// An identity that may not do this: 403.
-    Denied { actor: String },
+    /// An identity that may not do this: 403, with this `WWW-Authenticate`
+    /// value where asking again could help.
+    Denied { actor: String, www_authenticate: Option<String> },
 }
 
 impl AccessController {
@@ -63,7 +67,10 @@ impl AccessController {
                         token::Verdict::Insufficient => challenge(Some("insufficient_scope")),
                         _ => Decision::Allowed { actor: Some(subject) },
                     },
-                    token::Verdict::Refused { subject } => Decision::Denied { actor: subject },
+                    token::Verdict::Refused { subject } => Decision::Denied {
+                        actor: subject,
+                        www_authenticate: Some(t.challenge(&asked, Some("insufficient_scope"))),
+                    },
                     token::Verdict::Insufficient => challenge(Some("insufficient_scope")),
                     token::Verdict::Invalid(_) if authorization.is_none() => challenge(None),
                     token::Verdict::Invalid(_) => challenge(Some("invalid_token")),

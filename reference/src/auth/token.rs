@@ -4,10 +4,14 @@
 //! is signed (RS256/384/512, ES256/384, EdDSA) by a key whose certificate
 //! is in `rootcertbundle`, names this registry's `issuer` and `service`
 //! (audience), and is within its `nbf`..`exp` as of the registry's clock.
-//! Its `access` claims grant actions per resource.
+//! Its `access` claims grant actions per resource. A token whose header
+//! names a `kid` is verified with that key only: the id distribution
+//! (libtrust) gives a public key, which token services such as docker_auth,
+//! GitLab's and `drydock token` put there (see [`key_id`]).
 
 use super::scope::{Action, Scope};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use sha2::Digest as _;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -27,6 +31,7 @@ pub enum TokenSetupError {
 
 /// A verifying key from the bundle, with the algorithms it may verify.
 struct TrustedKey {
+    id: String,
     key: DecodingKey,
     algorithms: &'static [Algorithm],
 }
@@ -110,7 +115,7 @@ impl TokenAuth {
                 "1.3.101.112" => (DecodingKey::from_ed_der(raw), &[Algorithm::EdDSA]),
                 other => return Err(bad(format!("a certificate's key type {other} is not RSA, ECDSA or Ed25519"))),
             };
-            keys.push(TrustedKey { key, algorithms });
+            keys.push(TrustedKey { id: key_id(spki.raw), key, algorithms });
         }
         if keys.is_empty() {
             return Err(TokenSetupError::Empty(bundle.into()));
@@ -176,13 +181,85 @@ impl TokenAuth {
         validation.validate_nbf = false;
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
+        let candidates: Vec<&TrustedKey> = match &header.kid {
+            Some(kid) => self.keys.iter().filter(|k| &k.id == kid).collect(),
+            None => self.keys.iter().collect(),
+        };
+        if candidates.is_empty() {
+            return Err(format!("signed by key {:?}, which is not in rootcertbundle", header.kid.unwrap_or_default()));
+        }
         let mut last = String::from("no trusted key can verify this algorithm");
-        for k in self.keys.iter().filter(|k| k.algorithms.contains(&header.alg)) {
+        for k in candidates.into_iter().filter(|k| k.algorithms.contains(&header.alg)) {
             match jsonwebtoken::decode::<Claims>(token, &k.key, &validation) {
                 Ok(data) => return Ok(data.claims),
                 Err(e) => last = format!("signature or claims refused: {e}"),
             }
         }
         Err(last)
+    }
+}
+
+/// The id distribution's libtrust gives a public key, and token services
+/// put in a token's `kid`: the first 240 bits of the SHA-256 of the key's
+/// DER SubjectPublicKeyInfo in base32, as twelve groups of four joined by
+/// `:`. distribution 2.8 refuses a token without it.
+pub fn key_id(spki_der: &[u8]) -> String {
+    let hash = sha2::Sha256::digest(spki_der);
+    let b32 = base32(&hash[..30]);
+    let groups: Vec<&str> =
+        b32.as_bytes().chunks(4).map(|g| std::str::from_utf8(g).expect("base32 is ASCII")).collect();
+    groups.join(":")
+}
+
+/// RFC 4648 base32 without padding.
+fn base32(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
+    let (mut acc, mut bits) = (0u16, 0u32);
+    for &b in bytes {
+        acc = (acc << 8) | u16::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(ALPHABET[usize::from((acc >> bits) & 31)]));
+        }
+        acc &= (1 << bits) - 1;
+    }
+    if bits > 0 {
+        out.push(char::from(ALPHABET[usize::from((acc << (5 - bits)) & 31)]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base32_matches_rfc_4648_vectors() {
+        // RFC 4648 section 10, padding dropped.
+        for (input, want) in [
+            ("", ""),
+            ("f", "MY"),
+            ("fo", "MZXQ"),
+            ("foo", "MZXW6"),
+            ("foob", "MZXW6YQ"),
+            ("fooba", "MZXW6YTB"),
+            ("foobar", "MZXW6YTBOI"),
+        ] {
+            assert_eq!(base32(input.as_bytes()), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn key_ids_are_twelve_groups_of_four_and_follow_the_key() {
+        let a = key_id(b"one key");
+        assert_eq!(a.len(), 12 * 4 + 11, "{a}");
+        assert!(
+            a.split(':')
+                .all(|g| g.len() == 4 && g.bytes().all(|c| c.is_ascii_uppercase() || (b'2'..=b'7').contains(&c))),
+            "{a}"
+        );
+        assert_ne!(a, key_id(b"another key"));
     }
 }

@@ -199,8 +199,12 @@ async fn dispatch(instance: &Instance, req: Request<Incoming>, request_id: &str,
             response::set(&mut r, "www-authenticate", www_authenticate);
             return r;
         }
-        Decision::Denied { actor } => {
-            return response::error(ErrorCode::Denied, format!("{actor} may not do this"));
+        Decision::Denied { actor, www_authenticate } => {
+            let mut r = response::error(ErrorCode::Denied, format!("{actor} may not do this"));
+            if let Some(challenge) = www_authenticate {
+                response::set(&mut r, "www-authenticate", challenge);
+            }
+            return r;
         }
     };
     match route {
