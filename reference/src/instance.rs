@@ -28,6 +28,9 @@ pub struct InstanceConfig {
     pub access: AccessController,
     /// Timeouts of each connection and request.
     pub limits: ConnectionLimits,
+    /// Upload bytes all requests together may hold in memory
+    /// ([`crate::registry::blob_writer::UPLOAD_BUFFER_BUDGET`] by default).
+    pub upload_buffer: usize,
     /// Mounts without `from` link any stored blob (OCI 1.1 automatic
     /// content discovery); off, they open an upload session.
     pub automatic_mount: bool,
@@ -53,6 +56,7 @@ impl InstanceConfig {
             response_headers: Vec::new(),
             access: AccessController::Open,
             limits: ConnectionLimits::DEFAULT,
+            upload_buffer: crate::registry::blob_writer::UPLOAD_BUFFER_BUDGET,
             automatic_mount: true,
             manifest_rules: ManifestRules::default(),
             endpoints: Vec::new(),
@@ -91,6 +95,7 @@ impl Instance {
         let storage_metrics = timed.metrics.clone();
         let driver: Arc<dyn StorageDriver> = timed;
         let mut registry = Registry::new(driver.clone(), config.env, &config.secret, config.delete_enabled);
+        registry.uploads = crate::registry::blob_writer::BlobWriter::with_budget(driver.clone(), config.upload_buffer);
         registry.automatic_mount = config.automatic_mount;
         registry.read_only = config.read_only;
         registry.manifests.rules = config.manifest_rules;

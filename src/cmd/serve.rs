@@ -100,6 +100,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         response_headers,
         access,
         limits,
+        upload_buffer: config.limits.upload_buffer_bytes,
         automatic_mount: config.automatic_mount,
         manifest_rules,
         endpoints,

@@ -128,6 +128,9 @@ pub struct Limits {
     pub body_progress_timeout: Duration,
     /// Connections served at once; beyond it, new ones wait to be accepted.
     pub max_connections: usize,
+    /// Upload bytes all requests together may hold in memory before
+    /// appending them to storage.
+    pub upload_buffer_bytes: usize,
 }
 
 impl Default for Limits {
@@ -137,6 +140,7 @@ impl Default for Limits {
             header_read_timeout: d.header_read_timeout,
             body_progress_timeout: d.body_progress_timeout,
             max_connections: 1024,
+            upload_buffer_bytes: drydock_reference::registry::blob_writer::UPLOAD_BUFFER_BUDGET,
         }
     }
 }
@@ -145,6 +149,12 @@ impl Limits {
     pub fn connection(&self) -> anyhow::Result<drydock_reference::http::limits::ConnectionLimits> {
         if self.header_read_timeout.is_zero() || self.body_progress_timeout.is_zero() || self.max_connections == 0 {
             bail!("limits: timeouts and max_connections must be above zero");
+        }
+        // A chunk of declared length reserves its whole length: the budget
+        // must hold the largest one, or such chunks could never be taken.
+        let chunk = drydock_reference::registry::blob_writer::APPEND_CHUNK;
+        if self.upload_buffer_bytes < chunk {
+            bail!("limits: upload_buffer_bytes must be at least {chunk} (one append chunk)");
         }
         Ok(drydock_reference::http::limits::ConnectionLimits {
             header_read_timeout: self.header_read_timeout,

@@ -309,9 +309,9 @@ impl BlobWriter {
         // Computed at the first byte: an empty body (a closing PUT) costs no
         // state read or re-hash.
         let mut digester: Option<Digester> = None;
-        let mut pending = BytesMut::new();
-        // The budget `pending` holds; a chunk of declared length reserves
-        // all of it up front, so no request holds some while waiting for more.
+        // The budget `pending` holds, counted by its capacity (what it
+        // really occupies); a chunk of declared length reserves all of it up
+        // front, so no request holds some while waiting for more.
         let mut held = match exact {
             Some(len) => {
                 let reserve = self.memory.clone().acquire_many_owned(u32::try_from(len).unwrap_or(u32::MAX));
@@ -322,34 +322,47 @@ impl BlobWriter {
             }
             None => None,
         };
+        let mut pending = match exact {
+            // Its budget is reserved: allocate it once, not by doubling.
+            Some(len) => BytesMut::with_capacity(usize::try_from(len).unwrap_or(usize::MAX)),
+            None => BytesMut::new(),
+        };
         loop {
             let done = match body.next().await {
                 Some(Ok(chunk)) => {
                     if exact.is_none() {
-                        let want = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
-                        match self.memory.clone().try_acquire_many_owned(want) {
-                            Ok(more) => match held.as_mut() {
-                                Some(h) => h.merge(more),
-                                None => held = Some(more),
-                            },
-                            // The budget is spent: write out what is held
-                            // and this chunk rather than hold more.
-                            Err(_) => {
-                                pending.extend_from_slice(&chunk);
-                                self.append_pending(repo, upload, &data, &mut size, &mut pending, &mut digester)
-                                    .await?;
-                                held = None;
-                                continue;
+                        pending.extend_from_slice(&chunk);
+                        let have = held.as_ref().map_or(0, |h| h.num_permits());
+                        if pending.capacity() > have {
+                            let want = u32::try_from(pending.capacity() - have).unwrap_or(u32::MAX);
+                            match self.memory.clone().try_acquire_many_owned(want) {
+                                Ok(more) => match held.as_mut() {
+                                    Some(h) => h.merge(more),
+                                    None => held = Some(more),
+                                },
+                                // The budget is spent: write out what is
+                                // held rather than hold more.
+                                Err(_) => {
+                                    self.append_pending(repo, upload, &data, &mut size, &mut pending, &mut digester)
+                                        .await?;
+                                    held = None;
+                                    continue;
+                                }
                             }
                         }
+                        false
+                    } else {
+                        pending.extend_from_slice(&chunk);
+                        match exact {
+                            Some(declared) if pending.len() as u64 > declared => {
+                                return Err(RegistryError::ChunkLengthMismatch {
+                                    declared,
+                                    received: pending.len() as u64,
+                                });
+                            }
+                            _ => false,
+                        }
                     }
-                    pending.extend_from_slice(&chunk);
-                    if let Some(declared) = exact
-                        && pending.len() as u64 > declared
-                    {
-                        return Err(RegistryError::ChunkLengthMismatch { declared, received: pending.len() as u64 });
-                    }
-                    false
                 }
                 Some(Err(e)) => {
                     // Keep what arrived intact: it is durable and the client
@@ -396,7 +409,10 @@ impl BlobWriter {
         pending: &mut BytesMut,
         digester: &mut Option<Digester>,
     ) -> Result<()> {
-        let chunk = pending.split().freeze();
+        // Taken whole, not split off: a split would leave `pending` sharing
+        // the buffer, pinning it for as long as the request lasts (a
+        // stalled upload would hold its last chunk's memory).
+        let chunk = std::mem::take(pending).freeze();
         let mut d = self.digester(repo, upload, *size, digester).await?;
         *size = self.append(upload.id, data, *size, chunk.clone()).await?;
         d.update(&chunk);
