@@ -17,6 +17,7 @@ struct Flags {
     gc_without_grace: AtomicBool,
     commit_without_seal: AtomicBool,
     serve_unverified: AtomicBool,
+    catalog_skips_below_last: AtomicBool,
 }
 
 impl Mutants {
@@ -63,6 +64,17 @@ impl Mutants {
     /// digest (as distribution does): damage from outside reaches clients.
     pub fn serve_unverified(&self) -> bool {
         self.0.serve_unverified.load(Ordering::Relaxed)
+    }
+
+    /// Resume a catalog page after `last` past everything below `last`
+    /// too, as a walk that treats `last` as done (a page ending at `a`
+    /// loses `a/b`).
+    pub fn catalog_skips_below_last(&self) -> bool {
+        self.0.catalog_skips_below_last.load(Ordering::Relaxed)
+    }
+
+    pub fn set_catalog_skips_below_last(&self, on: bool) {
+        self.0.catalog_skips_below_last.store(on, Ordering::Relaxed);
     }
 
     pub fn set_serve_unverified(&self, on: bool) {

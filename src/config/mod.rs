@@ -587,4 +587,17 @@ mod tests {
         let ftp: Config = toml::from_str("[[notifications.endpoints]]\nname = \"x\"\nurl = \"ftp://h/\"\n").unwrap();
         assert!(ftp.endpoints().is_err());
     }
+
+    #[test]
+    fn limits_have_defaults_and_refuse_what_cannot_work() {
+        let c: Config = toml::from_str("").unwrap();
+        assert_eq!(c.limits.upload_buffer_bytes, 256 << 20);
+        assert!(c.limits.connection().is_ok());
+        let small: Config = toml::from_str("[limits]\nupload_buffer_bytes = 1048576\n").unwrap();
+        let err = small.limits.connection().unwrap_err().to_string();
+        assert!(err.contains("upload_buffer_bytes"), "{err}");
+        let zero: Config = toml::from_str("[limits]\nmax_connections = 0\n").unwrap();
+        assert!(zero.limits.connection().is_err());
+        assert!(toml::from_str::<Config>("[limits]\nupload_buffer = 5\n").is_err(), "a misspelt limit is refused");
+    }
 }

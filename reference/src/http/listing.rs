@@ -57,10 +57,19 @@ pub(crate) async fn catalog(registry: &Registry, query: &Query) -> HandlerResult
         }
     };
     let last = query.get("last").map(String::as_str);
+    #[cfg(feature = "sim-mutants")]
+    if registry.mutants.catalog_skips_below_last() {
+        let (items, more) = catalog::page_skipping_below_last(registry.driver.as_ref(), last, n).await?;
+        return Ok(catalog_page(items, more, n));
+    }
     let (items, more) = catalog::page(registry.driver.as_ref(), last, n).await?;
+    Ok(catalog_page(items, more, n))
+}
+
+fn catalog_page(items: Vec<String>, more: bool, n: usize) -> http::Response<response::Body> {
     let mut r = response::json(StatusCode::OK, &serde_json::json!({"repositories": items}));
     if let (true, Some(last)) = (more, items.last()) {
         response::set(&mut r, "link", link("/v2/_catalog", n, last));
     }
-    Ok(r)
+    r
 }

@@ -21,6 +21,26 @@ pub async fn repositories(driver: &dyn StorageDriver) -> Result<Vec<String>> {
 /// Up to `n` repositories after `last`, in lexical order, and whether more
 /// follow.
 pub async fn page(driver: &dyn StorageDriver, last: Option<&str>, n: usize) -> Result<(Vec<String>, bool)> {
+    walk(driver, last, n, true).await
+}
+
+/// [`page`] as the simulator's `catalog-skips-below-last` mutant has it.
+#[cfg(feature = "sim-mutants")]
+pub async fn page_skipping_below_last(
+    driver: &dyn StorageDriver,
+    last: Option<&str>,
+    n: usize,
+) -> Result<(Vec<String>, bool)> {
+    walk(driver, last, n, false).await
+}
+
+/// The walk behind [`page`]; `below_last` is false only in the mutant.
+async fn walk(
+    driver: &dyn StorageDriver,
+    last: Option<&str>,
+    n: usize,
+    below_last: bool,
+) -> Result<(Vec<String>, bool)> {
     let mut out = Vec::new();
     let Some(root) = listing(driver, "").await? else { return Ok((out, false)) };
     let mut stack = vec![Frame::new(String::new(), root)];
@@ -32,7 +52,7 @@ pub async fn page(driver: &dyn StorageDriver, last: Option<&str>, n: usize) -> R
         match key {
             Key::Name(child) => {
                 let full = join(&frame.prefix, &child);
-                if last.is_some_and(|l| wholly_before(&full, l)) {
+                if last.is_some_and(|l| wholly_before(&full, l) || (!below_last && full == l)) {
                     continue;
                 }
                 let entries = listing(driver, &full).await?.unwrap_or_default();

@@ -2,6 +2,7 @@
 //! oracle, and the deliberately wrong server variant it must catch.
 
 mod bit_rot;
+mod catalog_walk;
 mod commit_lag;
 mod delete_pull;
 mod event_crash;
@@ -43,6 +44,8 @@ pub enum Mutant {
     /// Blobs are served as stored, without checking them against their
     /// digest.
     ServeUnverified,
+    /// A catalog page resumed after `last` skips what is below `last`.
+    CatalogSkipsBelowLast,
     /// No planted bug: the scenario guards invariants of the real server only.
     None,
 }
@@ -61,6 +64,7 @@ impl Mutant {
             Mutant::GcWithoutGrace => "gc-without-grace",
             Mutant::CommitWithoutSeal => "commit-without-seal",
             Mutant::ServeUnverified => "serve-unverified",
+            Mutant::CatalogSkipsBelowLast => "catalog-skips-below-last",
             Mutant::None => "none",
         }
     }
@@ -120,5 +124,6 @@ pub fn all() -> Vec<Scenario> {
         gc_race::scenario(),
         interleavings::scenario(),
         bit_rot::scenario(),
+        catalog_walk::scenario(),
     ]
 }
