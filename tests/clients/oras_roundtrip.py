@@ -21,7 +21,11 @@ oras.decorator.time.sleep = lambda seconds: None
 def main():
     host, target, user, password, scheme, path, outdir = sys.argv[1:8]
     client = oras.client.OrasClient(hostname=host, insecure=True, auth_backend=scheme)
-    client.login(username=user, password=password)
+    # Credentials go to a file of this run's own, not ~/.docker/config.json
+    # (which concurrent runs would share).
+    client.login(
+        username=user, password=password, hostname=host, config_path=os.path.abspath("docker-config.json")
+    )
     reference = f"{host}/{target}"
     try:
         pushed = client.push(files=[path], target=reference, disable_path_validation=True)
