@@ -5,7 +5,7 @@
 mod cmd;
 mod config;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -31,6 +31,8 @@ enum Command {
     Gc(cmd::gc::Args),
     /// Run a token service for `auth.token` (keys, tokens, a /token endpoint).
     Token(cmd::token::Args),
+    /// Write shell completions or man pages.
+    Generate(cmd::generate::Args),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Events(args) => cmd::events::run(args),
         Command::Gc(args) => cmd::gc::run(args),
         Command::Token(args) => cmd::token::run(args),
+        Command::Generate(args) => cmd::generate::run(args, Cli::command()),
     };
     match outcome {
         Ok(code) => code,
