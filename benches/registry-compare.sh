@@ -7,6 +7,8 @@
 #   - peak RSS of each server over the push and pull.
 # Prints each figure and the drydock/distribution ratios.
 # Needs: curl, wrk, docker-registry (installed here if missing, via apt).
+# DRYDOCK=PATH measures that binary instead of a fresh release build (e.g. to
+# compare two builds in turns).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +22,10 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-cargo build --release --quiet
+if [ -z "${DRYDOCK:-}" ]; then
+  cargo build --release --quiet
+  DRYDOCK=./target/release/drydock
+fi
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -67,7 +72,7 @@ measure() { # name port pid -> sets push, pull, gets, rss
 
 port=$(free_port)
 mkdir -p "$work/drydock"
-./target/release/drydock serve --addr "127.0.0.1:$port" --root "$work/drydock" >/dev/null 2>&1 &
+"$DRYDOCK" serve --addr "127.0.0.1:$port" --root "$work/drydock" >/dev/null 2>&1 &
 pids+=($!); wait_port "$port"
 measure drydock "$port" "${pids[-1]}"
 d_push=$push d_pull=$pull d_gets=$gets d_rss=$rss

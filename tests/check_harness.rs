@@ -467,6 +467,56 @@ fn https_with_a_private_ca() {
     let ca = scratch.0.join("cert.pem");
     let (ok, out) = check(&url, &["--only", "pull/", "--ca-cert", ca.to_str().unwrap()]);
     assert!(ok && out.contains("PASS  pull/blob/range-206"), "{out}");
-    let (ok, out) = check(&url, &["--only", "base/v2-200"]);
-    assert!(!ok && out.contains("TLS"), "an unknown CA must not be trusted:\n{out}");
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_drydock")).args(["check", &url, "--only", "base/v2-200"]).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "an unknown CA must not be trusted:\n{said}");
+    assert!(said.contains("certificate is not trusted") && said.contains("--ca-cert"), "{said}");
+}
+
+/// `drydock check` on a URL with no registry behind it stops before any
+/// check, with one message naming why, and exit status 2.
+#[test]
+fn a_url_with_no_registry_fails_fast_with_one_reason() {
+    let fail_fast = |url: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_drydock")).args(["check", url]).output().unwrap();
+        let (stdout, stderr) =
+            (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+        assert_eq!(out.status.code(), Some(2), "{url}: {stdout}{stderr}");
+        assert!(!stdout.contains("FAIL") && !stdout.contains("PASS"), "{url}: checks ran:\n{stdout}");
+        assert_eq!(stderr.lines().count(), 1, "{url}: one message:\n{stderr}");
+        stderr
+    };
+    // Nothing listening.
+    let said = fail_fast(&format!("http://127.0.0.1:{}", free_port()));
+    assert!(said.contains("cannot reach"), "{said}");
+
+    // A static file server: /v2/ missing, then /v2/ present as a directory.
+    let scratch = Scratch::new("check-preflight");
+    let site = scratch.0.join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    let port = free_port();
+    let mut files = Command::new("python3");
+    files.args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()]).current_dir(&site);
+    let _files = spawn_listening(&mut files, port);
+    let said = fail_fast(&format!("http://127.0.0.1:{port}"));
+    assert!(said.contains("is not a registry: GET /v2/ answered 404"), "{said}");
+    std::fs::create_dir_all(site.join("v2")).unwrap();
+    std::fs::write(site.join("v2/index.html"), "<html>registry? no</html>").unwrap();
+    let said = fail_fast(&format!("http://127.0.0.1:{port}"));
+    assert!(said.contains("a manifest that does not exist answered 404"), "{said}");
+
+    // The wrong scheme, both ways.
+    let (_plain, plain) = drydock_serve(&[], &scratch.0.join("plain"));
+    let said = fail_fast(&format!("https://127.0.0.1:{plain}"));
+    assert!(said.contains(&format!("use http://127.0.0.1:{plain}")), "{said}");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(scratch.0.join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(scratch.0.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    let config = scratch.0.join("tls.toml");
+    let tls = format!("[tls]\ncertificate = {:?}\nkey = {:?}\n", scratch.0.join("cert.pem"), scratch.0.join("key.pem"));
+    std::fs::write(&config, tls).unwrap();
+    let (_tls, secure) = drydock_serve(&["--config", config.to_str().unwrap()], &scratch.0.join("tls"));
+    let said = fail_fast(&format!("http://127.0.0.1:{secure}"));
+    assert!(said.contains(&format!("use https://127.0.0.1:{secure}")), "{said}");
 }

@@ -116,7 +116,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }),
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let report = runtime.block_on(drydock_check::run(&options, print_result))?;
+    let report = match runtime.block_on(drydock_check::run(&options, print_result)) {
+        Ok(report) => report,
+        // One clear reason, before any check ran.
+        Err(drydock_check::RunError::NotARegistry(why)) => {
+            eprintln!("drydock check: {why}");
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if let Some(p) = &args.json {
         std::fs::write(p, report.to_json()).with_context(|| format!("writing {}", p.display()))?;
     }

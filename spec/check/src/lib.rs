@@ -15,6 +15,7 @@ mod checks;
 pub mod client;
 pub mod harness;
 pub mod load;
+pub mod preflight;
 pub mod report;
 pub mod webhook;
 
@@ -86,11 +87,18 @@ pub fn parse_expected_failures(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Client(#[from] client::ClientError),
+    /// The URL names no registry (see `preflight`): nothing was checked.
+    #[error(transparent)]
+    NotARegistry(#[from] preflight::NotARegistry),
+}
+
 /// Runs the selected checks; `on_result` sees each result as it completes.
-pub async fn run(
-    options: &Options,
-    mut on_result: impl FnMut(&CheckResult, usize, usize),
-) -> Result<Report, client::ClientError> {
+pub async fn run(options: &Options, mut on_result: impl FnMut(&CheckResult, usize, usize)) -> Result<Report, RunError> {
     let receiver = match options.webhook_listen {
         Some(addr) => Some(
             webhook::Receiver::start(addr)
@@ -102,6 +110,7 @@ pub async fn run(
     let target = client::Target::parse(&options.url)?;
     let client =
         client::Client::with_roots(target, auth::Auth::new(options.credentials.clone()), options.ca_certs.clone());
+    preflight::probe(&client, &options.url, &options.namespace, &options.ca_certs).await?;
     let ctx = Ctx::new(client, &options.namespace, options.profile, &options.run_id);
     let selected: Vec<harness::Check> = all_checks()
         .into_iter()

@@ -43,11 +43,15 @@ impl Report {
         self.results.iter().filter(|r| &r.status == status).count()
     }
 
-    /// `N passed, N failed, N skipped` — expected failures count as failed
-    /// here and are named separately.
+    /// `N passed, N failed, N skipped`, and `, N expected` when failures
+    /// were expected (`--expect-failures`): those are not counted as failed.
     pub fn summary(&self) -> String {
-        let failed = self.count(&Status::Failed) + self.count(&Status::Expected);
-        format!("{} passed, {failed} failed, {} skipped", self.count(&Status::Passed), self.count(&Status::Skipped))
+        let (passed, failed, skipped) =
+            (self.count(&Status::Passed), self.count(&Status::Failed), self.count(&Status::Skipped));
+        match self.count(&Status::Expected) {
+            0 => format!("{passed} passed, {failed} failed, {skipped} skipped"),
+            expected => format!("{passed} passed, {failed} failed, {skipped} skipped, {expected} expected"),
+        }
     }
 
     /// Whether the run counts as a success: nothing failed unexpectedly.
@@ -115,9 +119,20 @@ pub fn describe(f: &Failure) -> String {
 
 impl Report {
     /// One self-contained HTML page: summary, a row per check, failures unfolded.
+    /// The report as one HTML page: failures first (then expected
+    /// failures, skips, passes, each in run order), long URLs and bodies
+    /// wrapped.
     pub fn to_html(&self) -> String {
+        let rank = |s: &Status| match s {
+            Status::Failed => 0,
+            Status::Expected => 1,
+            Status::Skipped => 2,
+            Status::Passed => 3,
+        };
+        let mut ordered: Vec<&CheckResult> = self.results.iter().collect();
+        ordered.sort_by_key(|r| rank(&r.status));
         let mut rows = String::new();
-        for r in &self.results {
+        for r in ordered {
             let (class, label) = match r.status {
                 Status::Passed => ("pass", "PASS"),
                 Status::Failed => ("fail", "FAIL"),
@@ -148,11 +163,12 @@ impl Report {
 <html lang="en"><head><meta charset="utf-8"><title>drydock check: {registry}</title>
 <style>
 body {{ font: 14px/1.4 system-ui, sans-serif; margin: 2em; }}
-table {{ border-collapse: collapse; width: 100%; }}
-td {{ border-top: 1px solid #ddd; padding: .4em .6em; vertical-align: top; }}
+table {{ border-collapse: collapse; width: 100%; table-layout: fixed; }}
+td {{ border-top: 1px solid #ddd; padding: .4em .6em; vertical-align: top; overflow-wrap: anywhere; }}
+td:first-child {{ width: 4em; }} td:nth-child(2) {{ width: 30%; }} td:nth-child(3) {{ width: 20%; }}
 tr.pass td:first-child {{ color: #1a7f37; }} tr.fail td:first-child {{ color: #cf222e; font-weight: bold; }}
 tr.xfail td:first-child {{ color: #9a6700; }} tr.skip td:first-child {{ color: #6e7781; }}
-pre {{ white-space: pre-wrap; background: #f6f8fa; padding: .6em; }}
+pre {{ white-space: pre-wrap; overflow-wrap: anywhere; background: #f6f8fa; padding: .6em; }}
 </style></head><body>
 <h1>drydock check</h1>
 <p><code>{registry}</code>, profile {profile}: <strong>{summary}</strong></p>
@@ -170,4 +186,55 @@ pre {{ white-space: pre-wrap; background: #f6f8fa; padding: .6em; }}
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(id: &str, status: Status) -> CheckResult {
+        let failure = matches!(status, Status::Failed | Status::Expected).then(|| Failure {
+            message: format!("{id} went wrong"),
+            request: None,
+            response: None,
+        });
+        CheckResult {
+            id: id.into(),
+            section: "spec".into(),
+            title: "t".into(),
+            status,
+            failure,
+            reason: None,
+            duration_ms: 0,
+        }
+    }
+
+    fn report(results: Vec<CheckResult>) -> Report {
+        Report { registry: "http://r".into(), profile: "oci-1.1".into(), results, load: None }
+    }
+
+    #[test]
+    fn the_summary_names_expected_failures_apart() {
+        let r = report(vec![result("a", Status::Passed), result("b", Status::Failed), result("c", Status::Skipped)]);
+        assert_eq!(r.summary(), "1 passed, 1 failed, 1 skipped");
+        let r = report(vec![result("a", Status::Passed), result("b", Status::Expected), result("c", Status::Expected)]);
+        assert_eq!(r.summary(), "1 passed, 0 failed, 0 skipped, 2 expected");
+        assert!(r.ok());
+    }
+
+    #[test]
+    fn the_html_page_puts_failures_first_and_wraps() {
+        let r = report(vec![
+            result("pass/one", Status::Passed),
+            result("skip/one", Status::Skipped),
+            result("xfail/one", Status::Expected),
+            result("fail/one", Status::Failed),
+            result("fail/two", Status::Failed),
+        ]);
+        let page = r.to_html();
+        let at = |id: &str| page.find(&format!("<code>{id}</code>")).unwrap_or_else(|| panic!("{id} missing"));
+        let order = ["fail/one", "fail/two", "xfail/one", "skip/one", "pass/one"].map(at);
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+        assert!(page.contains("overflow-wrap: anywhere"));
+    }
 }
