@@ -123,9 +123,8 @@ fn stalled_uploads(port: u16, n: usize, each: usize) -> Vec<TcpStream> {
 /// 80 uploads stall with 3 MiB each (under the 4 MiB append chunk, so each
 /// would hold all of it), three rounds over: together they hold no more
 /// than the configured upload buffer plus a read buffer per connection, and
-/// once they end what stays is bounded by that buffer, not by the traffic.
-/// (The allocator keeps some freed memory for reuse; three rounds show it
-/// does not grow with what was sent.)
+/// once they have ended the memory goes back to the OS (the server trims
+/// its heap every few seconds; `serve.rs`, `heap`).
 #[test]
 fn stalled_uploads_hold_bounded_memory_and_give_it_back() {
     const BUDGET: u64 = 32 << 20;
@@ -136,6 +135,8 @@ fn stalled_uploads_hold_bounded_memory_and_give_it_back() {
     const PER_CONNECTION: u64 = 1 << 20;
     /// The runtime, the allocator's own bookkeeping and kept free memory.
     const SLACK: u64 = 64 << 20;
+    /// What may stay above the starting point once everything has ended.
+    const RETURNED: u64 = 32 << 20;
     let scratch = Scratch::new("limits-stall-memory");
     let (server, port) = serve_with(&scratch, &format!("upload_buffer_bytes = {BUDGET}\n"));
     let pid = server.0.id();
@@ -153,17 +154,24 @@ fn stalled_uploads_hold_bounded_memory_and_give_it_back() {
         drop(stalled);
         // The server sees each connection end at once (EOF) and appends
         // what it held; the next request is served after that.
-        std::thread::sleep(Duration::from_secs(1));
         assert_eq!(http(port, "GET", "/v2/", "x", b"").0, 200);
     }
-    let kept = resident(pid).saturating_sub(baseline);
+    // Bounded wait: many times the trim interval, not a speed target.
     let sent = (ROUNDS * UPLOADS * EACH) as u64;
+    let mut kept = u64::MAX;
+    for _ in 0..60 {
+        kept = resident(pid).saturating_sub(baseline);
+        if kept <= RETURNED {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
     assert!(
-        kept <= BUDGET + SLACK,
-        "{} MiB still held after {} MiB of stalled uploads ended (bound {} MiB)",
+        kept <= RETURNED,
+        "{} MiB still held 30 s after {} MiB of stalled uploads ended (at most {} MiB may stay)",
         kept >> 20,
         sent >> 20,
-        (BUDGET + SLACK) >> 20
+        RETURNED >> 20
     );
 }
 

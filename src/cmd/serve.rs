@@ -135,6 +135,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tokio::spawn(gc::run_periodically(instance.registry.clone(), options, config.gc.interval));
     }
 
+    tokio::spawn(heap::trim_periodically());
+
     if let Some(addr) = &config.debug_addr {
         let addr = config::listen_addr(addr);
         let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding debug {addr}"))?;
@@ -416,4 +418,34 @@ mod tests {
         b.reset();
         assert_eq!(b.next(), Duration::from_millis(10));
     }
+}
+
+/// Heap memory freed by requests goes back to the OS. glibc keeps what a
+/// burst frees in its per-thread arenas for reuse (up to the upload buffer
+/// budget stayed resident after stalled uploads had ended); `malloc_trim`
+/// returns the free pages of every arena.
+mod heap {
+    /// How often freed memory is returned.
+    pub const TRIM_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+    pub async fn trim_periodically() {
+        let mut tick = tokio::time::interval(TRIM_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            trim();
+        }
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn trim() {
+        // SAFETY: malloc_trim takes no pointers and may be called at any
+        // time from any thread; it only releases free memory.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    fn trim() {}
 }
