@@ -520,3 +520,16 @@ fn a_url_with_no_registry_fails_fast_with_one_reason() {
     let said = fail_fast(&format!("http://127.0.0.1:{secure}"));
     assert!(said.contains(&format!("use https://127.0.0.1:{secure}")), "{said}");
 }
+
+/// `--list` needs no registry: every check's id, title and spec section.
+#[test]
+fn the_list_needs_no_url() {
+    let out = Command::new(env!("CARGO_BIN_EXE_drydock")).args(["check", "--list"]).output().unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), drydock_check::all_checks().len());
+    assert!(lines.iter().all(|l| l.trim_end().ends_with(']') && l.contains("  [")), "{listed}");
+    let without = Command::new(env!("CARGO_BIN_EXE_drydock")).arg("check").output().unwrap();
+    assert_eq!(without.status.code(), Some(2), "no URL and no --list is a usage error");
+}

@@ -8,8 +8,9 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The registry, e.g. http://127.0.0.1:5000
-    url: String,
+    /// The registry, e.g. http://127.0.0.1:5000 (not needed with --list)
+    #[arg(required_unless_present = "list")]
+    url: Option<String>,
     /// Repository prefix the checks may create and delete under.
     #[arg(long, default_value = "drydock-check")]
     namespace: String,
@@ -77,6 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let url = args.url.clone().context("a registry URL is needed")?;
     let profile = Profile::parse(&args.profile)
         .with_context(|| format!("--profile {:?}: use oci-1.0, oci-1.1 or oci-next", args.profile))?;
     let expected_failures = match &args.expect_failures {
@@ -88,7 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut id = [0u8; 4];
     getrandom::fill(&mut id).map_err(|e| anyhow::anyhow!("reading OS entropy: {e}"))?;
     let options = drydock_check::Options {
-        url: args.url.clone(),
+        url,
         namespace: args.namespace.clone(),
         credentials: args.username.clone().zip(args.password.clone()),
         profile,
