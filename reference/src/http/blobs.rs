@@ -26,7 +26,11 @@ enum Range {
 }
 
 fn parse_range(value: &str, size: u64) -> Option<Range> {
-    let spec = value.trim().strip_prefix("bytes=")?;
+    // Range units compare case-insensitively (RFC 9110 §14.1).
+    let (unit, spec) = value.trim().split_once('=')?;
+    if !unit.trim().eq_ignore_ascii_case("bytes") {
+        return None;
+    }
     if spec.contains(',') {
         return None; // multiple ranges: serve the whole blob
     }

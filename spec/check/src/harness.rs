@@ -4,10 +4,11 @@ use crate::client::{Client, ClientError, Reply, Sent};
 use bytes::Bytes;
 use drydock_spec::{Algorithm, Digest};
 use http::{Method, StatusCode};
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Which version of the spec's requirements apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -104,14 +105,47 @@ pub fn expect_status(r: &Reply, expected: &[u16]) -> Verdict {
     }
 }
 
-/// A protocol error: the status and `{"errors":[{"code":…}]}` with one of `codes`.
+/// A protocol error: the status and `{"errors":[{"code":…}]}` with one of
+/// `codes`, the whole body in the spec's shape (see [`error_body_problem`]).
 pub fn expect_error(r: &Reply, statuses: &[u16], codes: &[&str]) -> Verdict {
     expect_status(r, statuses)?;
+    if let Some(problem) = error_body_problem(&r.body) {
+        return Err(fail(r, format!("expected a JSON error body with code {}: {problem}", codes.join(" or "))));
+    }
     match r.error_code() {
         Some(code) if codes.contains(&code.as_str()) => Ok(()),
         Some(code) => Err(fail(r, format!("expected error code {}, got {code}", codes.join(" or ")))),
         None => Err(fail(r, format!("expected a JSON error body with code {}", codes.join(" or ")))),
     }
+}
+
+/// What is wrong with an error body, by the spec's §Error Codes: an object
+/// whose `errors` is a non-empty array of objects, each with a `code` of
+/// uppercase letters and underscores, and a `message` that is a string
+/// when present (`detail` may be anything).
+pub fn error_body_problem(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return Some(format!("the body is not JSON ({e})")),
+    };
+    let Some(errors) = v.get("errors").and_then(|e| e.as_array()) else {
+        return Some("the body has no \"errors\" array".into());
+    };
+    if errors.is_empty() {
+        return Some("\"errors\" is empty".into());
+    }
+    for (i, e) in errors.iter().enumerate() {
+        let Some(code) = e.get("code").and_then(|c| c.as_str()) else {
+            return Some(format!("errors[{i}] has no string \"code\""));
+        };
+        if code.is_empty() || !code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+            return Some(format!("errors[{i}].code {code:?} is not uppercase letters and underscores"));
+        }
+        if e.get("message").is_some_and(|m| !m.is_string()) {
+            return Some(format!("errors[{i}].message is not a string"));
+        }
+    }
+    None
 }
 
 pub fn expect_header<'r>(r: &'r Reply, name: &str) -> Result<&'r str, Stop> {
@@ -182,14 +216,12 @@ impl Ctx {
     /// Content unique to this run, so no two runs share blobs.
     pub fn unique_bytes(&self, label: &str, len: usize) -> Vec<u8> {
         let seed = format!("drydock-check {} {label} {}", self.run, self.counter.fetch_add(1, Ordering::Relaxed));
-        let mut out = Vec::with_capacity(len);
-        let mut block = Digest::of(Algorithm::Sha256, seed.as_bytes()).hex().as_bytes().to_vec();
-        while out.len() < len {
-            out.extend_from_slice(&block);
-            block = Digest::of(Algorithm::Sha256, &block).hex().as_bytes().to_vec();
-        }
-        out.truncate(len);
-        out
+        seeded_bytes(&seed, len)
+    }
+
+    /// The run's id: content built from it is unique to the run.
+    pub fn run_id(&self) -> &str {
+        &self.run
     }
 
     pub async fn req(
@@ -321,7 +353,7 @@ impl Ctx {
         Ok((manifest, d))
     }
 
-    fn note_blob(&self, repo: &str, d: &Digest) {
+    pub(crate) fn note_blob(&self, repo: &str, d: &Digest) {
         self.cleanup.lock().unwrap_or_else(|p| p.into_inner()).push((format!("/v2/{repo}/blobs/{d}"), String::new()));
     }
 
@@ -349,6 +381,18 @@ impl Ctx {
         }
         accepted
     }
+}
+
+/// `len` bytes determined by `seed` (hex text of a SHA-256 chain).
+pub fn seeded_bytes(seed: &str, len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    let mut block = Digest::of(Algorithm::Sha256, seed.as_bytes()).hex().as_bytes().to_vec();
+    while out.len() < len {
+        out.extend_from_slice(&block);
+        block = Digest::of(Algorithm::Sha256, &block).hex().as_bytes().to_vec();
+    }
+    out.truncate(len);
+    out
 }
 
 /// What an acknowledged request did, read from the exchange alone.
@@ -412,18 +456,35 @@ pub fn image_manifest(
     serde_json::to_vec(&m).expect("manifests serialize")
 }
 
-type CheckFuture<'a> = Pin<Box<dyn Future<Output = Verdict> + 'a>>;
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Verdict> + 'a>>;
 
 /// One conformance check.
 pub struct Check {
     /// Stable id, e.g. `push/chunked/out-of-order-416`.
-    pub id: &'static str,
+    pub id: Cow<'static, str>,
     /// The spec section it enforces.
-    pub section: &'static str,
-    pub title: &'static str,
+    pub section: Cow<'static, str>,
+    pub title: Cow<'static, str>,
     /// The first profile whose requirements include it.
     pub since: Profile,
-    pub run: for<'a> fn(&'a Ctx) -> CheckFuture<'a>,
+    pub run: Run,
+}
+
+/// How a check runs.
+pub enum Run {
+    /// On its own, against fresh repositories.
+    Alone(for<'a> fn(&'a Ctx) -> CheckFuture<'a>),
+    /// As step `index` of a sequence: checks that share state and run in
+    /// order in one task (push, then read, then delete one content set).
+    Step { sequence: Arc<dyn Sequence>, index: usize },
+}
+
+/// Checks that build on each other. Running step `k` runs every earlier
+/// step too (unreported unless selected): a step whose prerequisite did
+/// not pass is skipped naming it, so one failure is reported once.
+pub trait Sequence: Send + Sync {
+    /// Runs steps `0..=last`; the verdict of each, in order.
+    fn run<'a>(&'a self, ctx: &'a Ctx, last: usize) -> Pin<Box<dyn Future<Output = Vec<Verdict>> + 'a>>;
 }
 
 /// Declares a check from an `async fn(&Ctx) -> Verdict`.
@@ -431,11 +492,11 @@ pub struct Check {
 macro_rules! check {
     ($id:literal, $section:literal, $since:ident, $title:literal, $f:path) => {
         $crate::harness::Check {
-            id: $id,
-            section: $section,
-            title: $title,
+            id: ::std::borrow::Cow::Borrowed($id),
+            section: ::std::borrow::Cow::Borrowed($section),
+            title: ::std::borrow::Cow::Borrowed($title),
             since: $crate::harness::Profile::$since,
-            run: |ctx| Box::pin($f(ctx)),
+            run: $crate::harness::Run::Alone(|ctx| Box::pin($f(ctx))),
         }
     };
 }

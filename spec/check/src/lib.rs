@@ -19,9 +19,11 @@ pub mod preflight;
 pub mod report;
 pub mod webhook;
 
-use harness::{Ctx, Profile, Stop};
+use futures_util::StreamExt;
+use harness::{Ctx, Profile, Run, Stop};
 use report::{CheckResult, Report, Status};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A byte stream to the registry.
 pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {}
@@ -54,10 +56,14 @@ pub struct Options {
     pub ca_certs: Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>>,
 }
 
-/// `*` matches any run of characters; otherwise the pattern is a prefix.
+/// With `*` (any run of characters) the pattern must match the whole id;
+/// without, it names the id itself or the ids under it (`push/chunked`
+/// selects `push/chunked/201`, not `push/chunked-x`).
 pub fn matches(pattern: &str, id: &str) -> bool {
     if !pattern.contains('*') {
-        return id.starts_with(pattern);
+        return id
+            .strip_prefix(pattern)
+            .is_some_and(|rest| rest.is_empty() || pattern.ends_with('/') || rest.starts_with('/'));
     }
     let parts: Vec<&str> = pattern.split('*').collect();
     let mut rest = id;
@@ -75,7 +81,8 @@ pub fn matches(pattern: &str, id: &str) -> bool {
     rest.is_empty()
 }
 
-/// Parses an expected-failures file: one `check-id  reason…` per line, `#` comments.
+/// Parses an expected-failures file: one `check-id  reason…` per line, `#`
+/// comments; an id with `*` names every check it matches whole.
 pub fn parse_expected_failures(text: &str) -> BTreeMap<String, String> {
     text.lines()
         .map(|l| l.split_once('#').map_or(l, |(before, _)| before).trim())
@@ -114,18 +121,21 @@ pub async fn run(options: &Options, mut on_result: impl FnMut(&CheckResult, usiz
     let ctx = Ctx::new(client, &options.namespace, options.profile, &options.run_id);
     let selected: Vec<harness::Check> = all_checks()
         .into_iter()
-        .filter(|c| options.only.is_empty() || options.only.iter().any(|p| matches(p, c.id)))
-        .filter(|c| !options.skip.iter().any(|p| matches(p, c.id)))
+        .filter(|c| options.only.is_empty() || options.only.iter().any(|p| matches(p, &c.id)))
+        .filter(|c| !options.skip.iter().any(|p| matches(p, &c.id)))
         .collect();
     let total = selected.len() + usize::from(receiver.is_some()) + usize::from(options.load.is_some());
     let mut results = Vec::with_capacity(total);
-    for chunk in selected.chunks(options.jobs.max(1)) {
-        let runs = chunk.iter().map(|c| run_one(&ctx, c, options));
-        for r in futures_util::future::join_all(runs).await {
+    let mut units = futures_util::stream::iter(units(&selected))
+        .map(|unit| run_unit(&ctx, unit, options))
+        .buffered(options.jobs.max(1));
+    while let Some(unit_results) = units.next().await {
+        for r in unit_results {
             on_result(&r, results.len() + 1, total);
             results.push(r);
         }
     }
+    drop(units);
     let mut load_result = None;
     if let Some(opts) = options.load {
         let started = tokio::time::Instant::now();
@@ -162,41 +172,106 @@ pub async fn run(options: &Options, mut on_result: impl FnMut(&CheckResult, usiz
     Ok(Report { registry: options.url.clone(), profile: options.profile.name().into(), results, load: load_result })
 }
 
-async fn run_one(ctx: &Ctx, check: &harness::Check, options: &Options) -> CheckResult {
+/// What runs as one task: a check alone, or the selected steps of one
+/// sequence (which run in order, sharing state).
+enum Unit<'c> {
+    Alone(&'c harness::Check, for<'a> fn(&'a Ctx) -> harness::CheckFuture<'a>),
+    Steps(&'c Arc<dyn harness::Sequence>, Vec<(&'c harness::Check, usize)>),
+}
+
+/// Groups consecutive steps of the same sequence.
+fn units(selected: &[harness::Check]) -> Vec<Unit<'_>> {
+    let mut out: Vec<Unit<'_>> = Vec::new();
+    for c in selected {
+        match &c.run {
+            Run::Alone(f) => out.push(Unit::Alone(c, *f)),
+            Run::Step { sequence, index } => match out.last_mut() {
+                Some(Unit::Steps(s, steps)) if Arc::ptr_eq(s, sequence) => steps.push((c, *index)),
+                _ => out.push(Unit::Steps(sequence, vec![(c, *index)])),
+            },
+        }
+    }
+    out
+}
+
+async fn run_unit(ctx: &Ctx, unit: Unit<'_>, options: &Options) -> Vec<CheckResult> {
     let started = tokio::time::Instant::now();
+    match unit {
+        Unit::Alone(check, f) => {
+            let verdict = if check.since > options.profile { None } else { Some(f(ctx).await) };
+            vec![result_of(check, verdict, options, started.elapsed())]
+        }
+        Unit::Steps(sequence, steps) => {
+            let wanted: Vec<_> = steps.iter().filter(|(c, _)| c.since <= options.profile).collect();
+            let mut verdicts = match wanted.iter().map(|(_, i)| *i).max() {
+                Some(last) => sequence.run(ctx, last).await,
+                None => Vec::new(),
+            };
+            // The sequence's time, shared among the steps reported.
+            let each = started.elapsed() / u32::try_from(steps.len().max(1)).unwrap_or(u32::MAX);
+            steps
+                .iter()
+                .map(|(c, i)| {
+                    let verdict = (c.since <= options.profile).then(|| {
+                        let slot = verdicts.get_mut(*i);
+                        slot.map_or(Err(harness::skip("the sequence ended before this step")), |v| {
+                            std::mem::replace(v, Ok(()))
+                        })
+                    });
+                    result_of(c, verdict, options, each)
+                })
+                .collect()
+        }
+    }
+}
+
+/// The result of `check` given its verdict (`None`: not in the profile).
+fn result_of(
+    check: &harness::Check,
+    verdict: Option<harness::Verdict>,
+    options: &Options,
+    took: std::time::Duration,
+) -> CheckResult {
     let mut result = CheckResult {
-        id: check.id.into(),
-        section: check.section.into(),
-        title: check.title.into(),
+        id: check.id.to_string(),
+        section: check.section.to_string(),
+        title: check.title.to_string(),
         status: Status::Passed,
         failure: None,
         reason: None,
-        duration_ms: 0,
+        duration_ms: took.as_millis() as u64,
     };
-    if check.since > options.profile {
-        result.status = Status::Skipped;
-        result.reason = Some("not required by the selected profile".into());
-        return result;
-    }
-    match (check.run)(ctx).await {
-        Ok(()) => {}
-        Err(Stop::Skip(reason)) => {
+    match verdict {
+        None => {
+            result.status = Status::Skipped;
+            result.reason = Some("not required by the selected profile".into());
+        }
+        Some(Ok(())) => {}
+        Some(Err(Stop::Skip(reason))) => {
             result.status = Status::Skipped;
             result.reason = Some(reason);
         }
-        Err(Stop::Fail(f)) => {
+        Some(Err(Stop::Fail(f))) => {
             result.failure = Some(*f);
-            match options.expected_failures.get(check.id) {
+            match expected_failure(&options.expected_failures, &check.id) {
                 Some(reason) => {
                     result.status = Status::Expected;
-                    result.reason = Some(reason.clone());
+                    result.reason = Some(reason.to_owned());
                 }
                 None => result.status = Status::Failed,
             }
         }
     }
-    result.duration_ms = started.elapsed().as_millis() as u64;
     result
+}
+
+/// The reason `id` is expected to fail: a line naming it exactly, or a
+/// line whose pattern (with `*`) matches it whole.
+pub fn expected_failure<'m>(expected: &'m BTreeMap<String, String>, id: &str) -> Option<&'m str> {
+    expected
+        .get(id)
+        .or_else(|| expected.iter().find(|(p, _)| p.contains('*') && matches(p, id)).map(|(_, why)| why))
+        .map(String::as_str)
 }
 
 #[cfg(test)]
@@ -210,6 +285,10 @@ mod tests {
         assert!(matches("*416", "push/chunked/out-of-order-416"));
         assert!(!matches("pull/", "push/chunked/201"));
         assert!(!matches("push/*/202", "push/chunked/201"));
+        assert!(matches("push/chunked", "push/chunked/201"));
+        assert!(matches("push/chunked/201", "push/chunked/201"));
+        assert!(!matches("push/chunk", "push/chunked/201"));
+        assert!(matches("content/image/get-by-tag", "content/image/get-by-tag/sha512"));
     }
 
     #[test]
@@ -219,5 +298,9 @@ mod tests {
         );
         assert_eq!(m["errors/name-invalid"], "answers 404 NAME_UNKNOWN");
         assert_eq!(m["push/sha512"], "");
+        let m = parse_expected_failures("content/*/referrers*  no referrers API\n");
+        assert_eq!(expected_failure(&m, "content/image/referrers/sha512"), Some("no referrers API"));
+        assert_eq!(expected_failure(&m, "content/image/referrers"), Some("no referrers API"));
+        assert_eq!(expected_failure(&m, "discovery/referrers/empty"), None);
     }
 }

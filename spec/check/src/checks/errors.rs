@@ -1,5 +1,6 @@
 use crate::check;
 use crate::harness::{Check, Ctx, Verdict, expect_error, expect_status, fail};
+use drydock_spec::media_type::OCI_MANIFEST;
 use http::Method;
 
 pub fn checks() -> Vec<Check> {
@@ -17,6 +18,13 @@ pub fn checks() -> Vec<Check> {
             Oci10,
             "a malformed digest in a blob URL: 400 DIGEST_INVALID",
             digest_invalid
+        ),
+        check!(
+            "errors/manifest-digest-invalid",
+            "spec §Error codes (DIGEST_INVALID); main-branch conformance",
+            Oci10,
+            "a malformed digest in a manifest URL (bad hex, short, unknown algorithm, uppercase): 400 DIGEST_INVALID on GET, HEAD, PUT and DELETE",
+            manifest_digest_invalid
         ),
         check!(
             "errors/path-traversal",
@@ -59,6 +67,28 @@ async fn digest_invalid(ctx: &Ctx) -> Verdict {
     ctx.push_blob(&repo, &ctx.unique_bytes("x", 10)).await?;
     let r = ctx.get(&format!("/v2/{repo}/blobs/sha256:not-hex")).await?;
     expect_error(&r, &[400], &["DIGEST_INVALID"])
+}
+
+async fn manifest_digest_invalid(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("manifest-digest-invalid");
+    let (body, _) = ctx.push_image(&repo, "base").await?;
+    let upper = format!("sha256:{}", "D".repeat(64));
+    let malformed = ["sha256:not-hex", "sha256:abcd", "md5:d41d8cd98f00b204e9800998ecf8427e", upper.as_str()];
+    for reference in malformed {
+        let path = format!("/v2/{repo}/manifests/{reference}");
+        for method in [Method::GET, Method::HEAD, Method::PUT, Method::DELETE] {
+            let (headers, payload) = match method {
+                Method::PUT => (vec![("content-type", OCI_MANIFEST)], body.clone()),
+                _ => (vec![("accept", OCI_MANIFEST)], Vec::new()),
+            };
+            let r = ctx.req(method.clone(), &path, &headers, payload).await?;
+            match method {
+                Method::HEAD => expect_status(&r, &[400])?,
+                _ => expect_error(&r, &[400], &["DIGEST_INVALID"])?,
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn path_traversal(ctx: &Ctx) -> Verdict {

@@ -5,7 +5,8 @@ mod base;
 mod concurrency;
 mod consistency;
 mod content;
-mod datasets;
+mod content_sets;
+mod content_steps;
 mod discovery;
 mod errors;
 mod management;
@@ -26,7 +27,7 @@ pub fn all() -> Vec<Check> {
     v.extend(discovery::checks());
     v.extend(management::checks());
     v.extend(content::checks());
-    v.extend(datasets::checks());
+    v.extend(content_steps::checks());
     v.extend(errors::checks());
     v.extend(robustness::checks());
     v.extend(consistency::checks());
@@ -41,7 +42,7 @@ mod tests {
     fn ids_are_unique_and_well_formed() {
         let mut seen = std::collections::BTreeSet::new();
         for c in super::all() {
-            assert!(seen.insert(c.id), "duplicate check id {}", c.id);
+            assert!(seen.insert(c.id.clone()), "duplicate check id {}", c.id);
             assert!(
                 c.id.split('/').count() >= 2
                     && c.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"/-".contains(&b)),

@@ -44,8 +44,22 @@ pub fn checks() -> Vec<Check> {
             "pull/blob/range-forms",
             "spec §Pulling blobs (Range); main-branch conformance",
             OciNext,
-            "every form of byte range (a-b, a-, -n, an end past the blob) answers 206 with its bytes; a reversed or out-of-blob range 416",
+            "every form of byte range (a-b, a-, -n, 0-0, the last byte, a suffix past the start, an end past the blob, any unit case) answers 206 with its bytes; a reversed, empty-suffix or out-of-blob range 416",
             blob_range_forms
+        ),
+        check!(
+            "pull/blob/range-ignored",
+            "RFC 9110 §14.2 (Range)",
+            Oci10,
+            "a Range in a unit the registry does not know is ignored (200, the whole blob); a malformed one ignored or 416",
+            blob_range_ignored
+        ),
+        check!(
+            "pull/blob/range-multi",
+            "RFC 9110 §14.2, §14.6 (multiple ranges)",
+            Oci10,
+            "several ranges at once: the whole blob (200), a multipart/byteranges 206 holding each, or one range covering them",
+            blob_range_multi
         ),
         check!(
             "pull/manifest/by-tag",
@@ -153,13 +167,20 @@ async fn blob_range_forms(ctx: &Ctx) -> Verdict {
     let data = ctx.unique_bytes("blob", 2048);
     let d = ctx.push_blob(&repo, &data).await?;
     // (Range, the bytes it selects; None: unsatisfiable.)
-    let forms: [(&str, Option<(usize, usize)>); 6] = [
+    let forms: [(&str, Option<(usize, usize)>); 11] = [
         ("bytes=500-1499", Some((500, 1499))),
         ("bytes=500-", Some((500, 2047))),
         ("bytes=-500", Some((1548, 2047))),
         ("bytes=2000-5000", Some((2000, 2047))),
+        ("bytes=0-0", Some((0, 0))),
+        ("bytes=2047-", Some((2047, 2047))),
+        // A suffix longer than the blob selects all of it.
+        ("bytes=-5000", Some((0, 2047))),
+        // Units compare case-insensitively (RFC 9110 §14.1).
+        ("Bytes=10-19", Some((10, 19))),
         ("bytes=500-0", None),
         ("bytes=5000-10000", None),
+        ("bytes=-0", None),
     ];
     for (range, selects) in forms {
         let r = ctx.req(Method::GET, &format!("/v2/{repo}/blobs/{d}"), &[("range", range)], vec![]).await?;
@@ -186,6 +207,57 @@ async fn blob_range_forms(ctx: &Ctx) -> Verdict {
         }
     }
     Ok(())
+}
+
+async fn blob_range_ignored(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("range-ignored");
+    let data = ctx.unique_bytes("blob", 1000);
+    let d = ctx.push_blob(&repo, &data).await?;
+    for (range, may_refuse) in [("items=0-9", false), ("bytes=abc", true), ("bytes=", true)] {
+        let r = ctx.req(Method::GET, &format!("/v2/{repo}/blobs/{d}"), &[("range", range)], vec![]).await?;
+        if may_refuse && r.status == 416 {
+            continue;
+        }
+        expect_status(&r, &[200])?;
+        if r.body[..] != data[..] {
+            return Err(fail(&r, format!("Range: {range} must be ignored: the whole blob, byte for byte")));
+        }
+    }
+    Ok(())
+}
+
+async fn blob_range_multi(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("range-multi");
+    let data = ctx.unique_bytes("blob", 1000);
+    let d = ctx.push_blob(&repo, &data).await?;
+    let r = ctx.req(Method::GET, &format!("/v2/{repo}/blobs/{d}"), &[("range", "bytes=0-9,500-509")], vec![]).await?;
+    match r.status.as_u16() {
+        200 if r.body[..] == data[..] => Ok(()),
+        200 => Err(fail(&r, "a 200 must carry the whole blob")),
+        206 if r.header("content-type").is_some_and(|t| t.starts_with("multipart/byteranges")) => {
+            for (first, last) in [(0, 9), (500, 509)] {
+                let part = format!("bytes {first}-{last}/1000");
+                let at = r.body.windows(part.len()).position(|w| w.eq_ignore_ascii_case(part.as_bytes()));
+                let holds = at.is_some_and(|at| r.body[at..].windows(10).any(|w| w == &data[first..=last]));
+                if !holds {
+                    return Err(fail(&r, format!("the multipart answer lacks part {part} with its bytes")));
+                }
+            }
+            Ok(())
+        }
+        206 => {
+            let covers = r.header("content-range").and_then(|v| v.strip_prefix("bytes ")).and_then(|v| {
+                let (span, _) = v.split_once('/')?;
+                let (a, b) = span.split_once('-')?;
+                Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?))
+            });
+            match covers {
+                Some((a, b)) if a == 0 && (509..1000).contains(&b) && r.body[..] == data[a..=b] => Ok(()),
+                _ => Err(fail(&r, "a single-part 206 must cover both ranges with their bytes")),
+            }
+        }
+        s => Err(fail(&r, format!("expected 200 or 206, got {s}"))),
+    }
 }
 
 async fn manifest_by_tag(ctx: &Ctx) -> Verdict {

@@ -2,6 +2,7 @@ use crate::check;
 use crate::harness::{
     Check, Ctx, Verdict, expect_error, expect_header, expect_header_eq, expect_status, fail, image_manifest, skip,
 };
+use drydock_spec::media_type::OCI_MANIFEST;
 use drydock_spec::{Algorithm, Digest};
 use http::Method;
 
@@ -112,6 +113,13 @@ pub fn checks() -> Vec<Check> {
             Oci10,
             "a manifest that is not JSON: 400 MANIFEST_INVALID",
             manifest_invalid
+        ),
+        check!(
+            "push/manifest/digest-mismatch-400",
+            "spec §Pushing Manifests",
+            Oci10,
+            "a manifest whose body does not hash to the digest it is pushed by: 400, nothing stored",
+            manifest_digest_mismatch
         ),
     ]
 }
@@ -358,4 +366,33 @@ async fn manifest_invalid(ctx: &Ctx) -> Verdict {
     ctx.push_blob(&repo, &ctx.unique_bytes("x", 10)).await?;
     let r = ctx.put_manifest(&repo, "bad", drydock_spec::media_type::OCI_MANIFEST, b"{this is not json").await?;
     expect_error(&r, &[400], &["MANIFEST_INVALID"])
+}
+
+async fn manifest_digest_mismatch(ctx: &Ctx) -> Verdict {
+    let repo = ctx.repo("digest-mismatch");
+    let config = ctx.unique_bytes("config", 40);
+    let layer = ctx.unique_bytes("layer", 300);
+    let config_d = ctx.push_blob(&repo, &config).await?;
+    let layer_d = ctx.push_blob(&repo, &layer).await?;
+    let manifest = image_manifest(&config_d, config.len(), &[(layer_d, layer.len())], None);
+    let d = Digest::of(Algorithm::Sha256, &manifest);
+    let mut body = manifest;
+    body.extend_from_slice(b"  ");
+    let path = format!("/v2/{repo}/manifests/{d}");
+    let r = ctx.req(Method::PUT, &path, &[("content-type", OCI_MANIFEST)], body.clone()).await?;
+    if r.status == 201 {
+        ctx.note_manifest(&repo, &d);
+        return Err(fail(&r, "bytes that do not hash to the digest in the URL must be refused (400)"));
+    }
+    expect_status(&r, &[400])?;
+    let back = ctx.get(&path).await?;
+    if back.status != 404 {
+        return Err(fail(&back, "nothing may be stored under the digest of a refused push"));
+    }
+    let padded = Digest::of(Algorithm::Sha256, &body);
+    let back = ctx.get(&format!("/v2/{repo}/manifests/{padded}")).await?;
+    if back.status != 404 {
+        return Err(fail(&back, format!("the refused bytes were stored under their own digest {padded}")));
+    }
+    Ok(())
 }
