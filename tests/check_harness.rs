@@ -144,8 +144,38 @@ fn docker_registry_fails_only_its_known_departures() {
         .env("REGISTRY_HTTP_ADDR", format!("127.0.0.1:{port}"))
         .env("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", &root);
     let _registry: Process = spawn_listening(&mut cmd, port);
-    let (ok, out) =
-        check(&format!("http://127.0.0.1:{port}"), &["--profile", "oci-next", "--expect-failures", expected]);
+    fails_only_its_known_departures(port, expected);
+}
+
+/// go-containerregistry's registry (built by scripts/install-test-deps from
+/// Debian's source): a third, independent implementation, far from the
+/// spec — its departures are reported once each, not cascaded.
+#[test]
+fn ggcr_registry_fails_only_its_known_departures() {
+    let binary = std::env::var_os("DRYDOCK_GGCR_REGISTRY").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/drydock-test-tools/registry-ggcr")
+    });
+    if !binary.exists() {
+        assert!(std::env::var_os("CI").is_none(), "CI must have {binary:?} (scripts/install-test-deps builds it)");
+        eprintln!("skipped: {binary:?} not built");
+        return;
+    }
+    let port = free_port();
+    let mut cmd = Command::new(&binary);
+    cmd.args(["-addr", &format!("127.0.0.1:{port}")]);
+    let _registry: Process = spawn_listening(&mut cmd, port);
+    let expected = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/ggcr-registry/expected-failures.txt");
+    fails_only_its_known_departures(port, expected);
+}
+
+/// `drydock check` against the registry on `port` fails only what
+/// `expected` lists, and everything it lists fails (except departures
+/// marked "sometimes:").
+fn fails_only_its_known_departures(port: u16, expected: &str) {
+    let (ok, out) = check(
+        &format!("http://127.0.0.1:{port}"),
+        &["--profile", "oci-next", "--jobs", "8", "--expect-failures", expected],
+    );
     assert!(ok, "only expected failures may fail:\n{out}");
     let listed = drydock_check::parse_expected_failures(&std::fs::read_to_string(expected).unwrap());
     // A departure that shows only in some runs (a race lost now and then)

@@ -66,17 +66,27 @@ pub struct Args {
     /// Trust this PEM CA certificate (or bundle) too, for HTTPS registries.
     #[arg(long, value_name = "FILE")]
     ca_cert: Option<PathBuf>,
-    /// List the checks and exit.
+    /// List the checks (id, what it checks, spec section) and exit.
     #[arg(long)]
     list: bool,
+    /// With --list: print the catalogue as Markdown (docs/checks.md).
+    #[arg(long, requires = "list")]
+    markdown: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.list {
-        for c in drydock_check::all_checks() {
-            println!("{:40} {}  [{}]", c.id, c.title, c.section);
-        }
-        return Ok(ExitCode::SUCCESS);
+        let text = if args.markdown {
+            drydock_check::checks_markdown()
+        } else {
+            drydock_check::all_checks().iter().map(|c| format!("{:40} {}  [{}]\n", c.id, c.title, c.section)).collect()
+        };
+        use std::io::Write;
+        return match std::io::stdout().lock().write_all(text.as_bytes()) {
+            // A reader that stopped early (`| head`) is not an error.
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing the list"),
+            _ => Ok(ExitCode::SUCCESS),
+        };
     }
     let url = args.url.clone().context("a registry URL is needed")?;
     let profile = Profile::parse(&args.profile)

@@ -30,6 +30,7 @@ pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'sta
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static> Io for T {}
 
 pub use checks::all as all_checks;
+pub use checks::markdown as checks_markdown;
 
 /// How to run.
 pub struct Options {

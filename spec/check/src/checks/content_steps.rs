@@ -102,7 +102,7 @@ impl Op {
         }
     }
 
-    pub fn section(self) -> &'static str {
+    fn section(self) -> &'static str {
         match self {
             PushBlobs => "spec §Pushing blobs (end-4a, end-5, end-6)",
             PushByDigest | PushByTag => "spec §Pushing Manifests (end-7)",
@@ -179,6 +179,12 @@ impl Op {
     }
 }
 
+/// Each operation as the docs list it: id segment, spec section, what it
+/// checks, and the first profile that requires it.
+pub fn operations() -> Vec<(&'static str, &'static str, &'static str, Profile)> {
+    Op::ALL.into_iter().map(|op| (op.name(), op.section(), op.title(), op.since())).collect()
+}
+
 /// Every check of every set.
 pub fn checks() -> Vec<Check> {
     let mut out = Vec::new();
@@ -226,20 +232,20 @@ impl Sequence for SetRun {
             let set = Set::build(self.spec, self.alg, ctx.run_id());
             let repo = ctx.repo(&format!("set-{}{}", self.spec.name, alg_suffix(self.alg, "-")));
             let mut state = State::new(ctx, repo, set);
-            let mut outcomes: Vec<(Op, bool)> = Vec::new();
             let mut verdicts = Vec::new();
             for &op in self.ops.iter().take(last + 1) {
-                let unmet = op.needs().iter().find_map(|need| {
-                    outcomes.iter().find(|(o, _)| o == need).filter(|(_, passed)| !passed).map(|(o, _)| *o)
-                });
+                // A need not generated for this set (no blobs to push) holds.
+                let unmet = op.needs().iter().find(|need| self.ops.contains(need) && !state.established.contains(need));
                 let verdict = if op.since() > ctx.profile {
                     Err(skip("not required by the selected profile"))
                 } else if let Some(need) = unmet {
-                    Err(skip(format!("needs {}, which did not pass", id(self.spec, need, self.alg))))
+                    Err(skip(format!("needs {}, whose content was not stored", id(self.spec, *need, self.alg))))
                 } else {
                     state.run(op).await
                 };
-                outcomes.push((op, verdict.is_ok()));
+                if verdict.is_ok() && !state.established.contains(&op) {
+                    state.established.push(op);
+                }
                 verdicts.push(verdict);
             }
             verdicts
@@ -265,6 +271,9 @@ struct State<'c> {
     /// the registry announced for a push by tag).
     digests: Vec<Vec<Digest>>,
     tags: Vec<Tag>,
+    /// Operations whose effect holds (a push step may fail on a header
+    /// yet have stored everything).
+    established: Vec<Op>,
 }
 
 /// How clients ask for manifests, as `Accept` header lines.
@@ -299,15 +308,16 @@ impl<'c> State<'c> {
             stored: vec![false; n],
             digests: set.manifests.iter().map(|m| vec![m.digest.clone()]).collect(),
             tags: Vec::new(),
+            established: Vec::new(),
             set,
         }
     }
 
     async fn run(&mut self, op: Op) -> Verdict {
         match op {
-            PushBlobs => self.push_blobs().await,
-            PushByDigest => self.push_by_digest().await,
-            PushByTag => self.push_by_tag().await,
+            PushBlobs => self.push_blobs().await.and_then(Details::verdict),
+            PushByDigest => self.push_by_digest().await.and_then(Details::verdict),
+            PushByTag => self.push_by_tag().await.and_then(Details::verdict),
             PushTagParam => self.push_tag_param().await,
             HeadByDigest => self.read_by_digest(Method::HEAD).await,
             GetByDigest => self.read_by_digest(Method::GET).await,
@@ -332,13 +342,15 @@ impl<'c> State<'c> {
         format!("/v2/{}/manifests/{reference}", self.repo)
     }
 
-    async fn push_blobs(&mut self) -> Verdict {
+    async fn push_blobs(&mut self) -> Result<Details, Stop> {
+        let mut details = Details::default();
         for (d, bytes) in &self.set.blobs {
-            push_blob(self.ctx, &self.repo, d, bytes).await?;
+            details.note(push_blob(self.ctx, &self.repo, d, bytes).await?);
             let r = self.ctx.req(Method::HEAD, &format!("/v2/{}/blobs/{d}", self.repo), &[], Bytes::new()).await?;
             expect_status(&r, &[200])?;
         }
-        Ok(())
+        self.established.push(PushBlobs);
+        Ok(details)
     }
 
     async fn push_manifest(&self, reference: &str, m: &Manifest) -> Result<crate::client::Reply, Stop> {
@@ -362,28 +374,31 @@ impl<'c> State<'c> {
         Ok(())
     }
 
-    async fn push_by_digest(&mut self) -> Verdict {
+    async fn push_by_digest(&mut self) -> Result<Details, Stop> {
+        let mut details = Details::default();
         for i in 0..self.set.manifests.len() {
             let m = &self.set.manifests[i];
             let r = self.push_manifest(m.digest.as_str(), m).await?;
             if m.sparse && r.status != 201 {
-                self.refused_sparse(&r, m).await?;
+                details.note(self.refused_sparse(&r, m).await);
                 continue;
             }
             expect_status(&r, &[201])?;
-            expect_digest(self.ctx, &r, &m.digest)?;
+            self.stored[i] = true;
+            details.note(expect_digest(self.ctx, &r, &m.digest));
             if r.header("location").is_none() {
-                return Err(fail(&r, "a manifest push must answer with a Location"));
+                details.note(Err(fail(&r, "a manifest push must answer with a Location")));
             }
             if let Some(subject) = &m.subject
                 && self.ctx.profile >= Profile::Oci11
                 && r.header("oci-subject") != Some(subject.as_str())
             {
-                return Err(fail(&r, format!("a push naming subject {subject} must answer OCI-Subject: {subject}")));
+                let message = format!("a push naming subject {subject} must answer OCI-Subject: {subject}");
+                details.note(Err(fail(&r, message)));
             }
-            self.stored[i] = true;
         }
-        Ok(())
+        self.established.push(PushByDigest);
+        Ok(details)
     }
 
     /// The digest a registry announced for `m`: absent (allowed before
@@ -401,7 +416,8 @@ impl<'c> State<'c> {
         }
     }
 
-    async fn push_by_tag(&mut self) -> Verdict {
+    async fn push_by_tag(&mut self) -> Result<Details, Stop> {
+        let mut details = Details::default();
         for i in 0..self.set.manifests.len() {
             let m = &self.set.manifests[i];
             let Some(tag) = m.tag.clone() else { continue };
@@ -409,15 +425,19 @@ impl<'c> State<'c> {
             if !self.stored[i] {
                 // Refused by digest: it must be refused by tag alike.
                 if r.status == 201 {
-                    return Err(fail(&r, "a sparse manifest refused by digest was accepted by tag"));
+                    details.note(Err(fail(&r, "a sparse manifest refused by digest was accepted by tag")));
+                    continue;
                 }
-                self.refused_sparse(&r, m).await?;
+                details.note(self.refused_sparse(&r, m).await);
                 continue;
             }
             expect_status(&r, &[201])?;
-            let announced = self.announced(&r, m)?;
+            let announced = self.announced(&r, m).unwrap_or_else(|e| {
+                details.note(Err(e));
+                None
+            });
             if self.set.alg == Algorithm::Sha256 {
-                expect_digest(self.ctx, &r, &m.digest)?;
+                details.note(expect_digest(self.ctx, &r, &m.digest));
             }
             if let Some(d) = &announced
                 && !self.digests[i].contains(d)
@@ -426,7 +446,8 @@ impl<'c> State<'c> {
             }
             self.tags.push(Tag { name: tag, manifest: i, announced });
         }
-        Ok(())
+        self.established.push(PushByTag);
+        Ok(details)
     }
 
     async fn push_tag_param(&mut self) -> Verdict {
@@ -728,6 +749,8 @@ impl<'c> State<'c> {
         Ok(())
     }
 
+    /// Judges only that everything is stored and served again: the
+    /// pushes' headers were judged by the push steps.
     async fn repush(&mut self) -> Verdict {
         self.push_blobs().await?;
         self.stored.iter_mut().for_each(|s| *s = false);
@@ -735,14 +758,33 @@ impl<'c> State<'c> {
         self.tags.clear();
         self.push_by_digest().await?;
         self.push_by_tag().await?;
-        self.read_by_digest(Method::GET).await?;
-        self.read_by_tag(Method::GET).await?;
-        self.read_blobs(Method::GET).await
+        let manifests = self.set.manifests.iter().enumerate().filter(|(i, _)| self.stored[*i]);
+        let mut paths: Vec<(String, &[u8])> =
+            manifests.map(|(_, m)| (self.manifest_path(m.digest.as_str()), &m.body[..])).collect();
+        for tag in &self.tags {
+            paths.push((self.manifest_path(&tag.name), &self.set.manifests[tag.manifest].body[..]));
+        }
+        paths.extend(self.set.blobs.iter().map(|(d, b)| (format!("/v2/{}/blobs/{d}", self.repo), &b[..])));
+        for (path, bytes) in paths {
+            let accept = [
+                ("accept", OCI_MANIFEST),
+                ("accept", OCI_INDEX),
+                ("accept", DOCKER_MANIFEST),
+                ("accept", DOCKER_MANIFEST_LIST),
+            ];
+            let r = self.ctx.req(Method::GET, &path, &accept, Bytes::new()).await?;
+            expect_status(&r, &[200])?;
+            if r.body[..] != bytes[..] {
+                return Err(fail(&r, "pushed again after deletion, it is not served byte for byte"));
+            }
+        }
+        Ok(())
     }
 }
 
 /// Pushes one blob: monolithically (POST, PUT), or in chunks above [`CHUNK`].
-async fn push_blob(ctx: &Ctx, repo: &str, d: &Digest, bytes: &[u8]) -> Verdict {
+/// `Err`: the blob was not stored; `Ok(Err)`: stored, with a header wrong.
+async fn push_blob(ctx: &Ctx, repo: &str, d: &Digest, bytes: &[u8]) -> Result<Verdict, Stop> {
     let mut location = ctx.start_upload(repo).await?;
     let mut body = Bytes::copy_from_slice(bytes);
     if bytes.len() > CHUNK {
@@ -764,9 +806,29 @@ async fn push_blob(ctx: &Ctx, repo: &str, d: &Digest, bytes: &[u8]) -> Verdict {
     expect_status(&r, &[201])?;
     ctx.note_blob(repo, d);
     if r.header("location").is_none() {
-        return Err(fail(&r, "a completed upload must answer with the blob's Location"));
+        return Ok(Err(fail(&r, "a completed upload must answer with the blob's Location")));
     }
-    expect_digest(ctx, &r, d)
+    Ok(expect_digest(ctx, &r, d))
+}
+
+/// The first wrong detail (a header) of a step whose effect still
+/// happened (the content was stored): it fails the step, and the steps
+/// built on that effect still run.
+#[derive(Default)]
+struct Details(Option<Stop>);
+
+impl Details {
+    fn note(&mut self, verdict: Verdict) {
+        if let Err(e) = verdict
+            && self.0.is_none()
+        {
+            self.0 = Some(e);
+        }
+    }
+
+    fn verdict(self) -> Verdict {
+        self.0.map_or(Ok(()), Err)
+    }
 }
 
 /// A manifest answer: 200, its type and length, and (on GET) its bytes;

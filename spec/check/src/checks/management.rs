@@ -1,5 +1,5 @@
 use crate::check;
-use crate::harness::{Check, Ctx, Stop, Verdict, expect_status, skip};
+use crate::harness::{Check, Ctx, Stop, Verdict, expect_status, fail, skip};
 use drydock_spec::media_type::OCI_MANIFEST;
 use http::Method;
 
@@ -18,6 +18,13 @@ pub fn checks() -> Vec<Check> {
             Oci10,
             "DELETE a blob: 202, then 404 at once",
             delete_blob
+        ),
+        check!(
+            "management/delete/blob-in-one-repository",
+            "spec §Deleting blobs (end-10): a blob is deleted from the repository named",
+            Oci10,
+            "a blob deleted in one repository is still served by another that holds it",
+            delete_blob_in_one_repository
         ),
         check!(
             "management/delete/tag",
@@ -72,4 +79,23 @@ async fn delete_tag(ctx: &Ctx) -> Verdict {
     expect_status(&r, &[404])?;
     let r = ctx.get_manifest(&repo, d.as_str()).await?;
     expect_status(&r, &[200])
+}
+
+async fn delete_blob_in_one_repository(ctx: &Ctx) -> Verdict {
+    let (a, b) = (ctx.repo("delete-blob-a"), ctx.repo("delete-blob-b"));
+    let data = ctx.unique_bytes("shared blob", 500);
+    let d = ctx.push_blob(&a, &data).await?;
+    ctx.push_blob(&b, &data).await?;
+    let r = ctx.req(Method::DELETE, &format!("/v2/{a}/blobs/{d}"), &[], vec![]).await?;
+    if let Some(s) = deletes_disabled(&r) {
+        return Err(s);
+    }
+    expect_status(&r, &[202])?;
+    let gone = ctx.req(Method::HEAD, &format!("/v2/{a}/blobs/{d}"), &[], vec![]).await?;
+    expect_status(&gone, &[404])?;
+    let kept = ctx.get(&format!("/v2/{b}/blobs/{d}")).await?;
+    if kept.status != 200 || kept.body[..] != data[..] {
+        return Err(fail(&kept, format!("deleting {d} from {a} must leave {b}'s copy: 200 and its bytes")));
+    }
+    Ok(())
 }

@@ -2,6 +2,7 @@
 
 mod algorithms;
 mod base;
+mod catalogue;
 mod concurrency;
 mod consistency;
 mod content;
@@ -16,6 +17,11 @@ mod races;
 mod robustness;
 
 use crate::harness::Check;
+
+/// The checks as Markdown: what `docs/checks.md` holds.
+pub fn markdown() -> String {
+    catalogue::markdown(&all())
+}
 
 /// Every check, in the order they run.
 pub fn all() -> Vec<Check> {
