@@ -243,6 +243,13 @@ enum Break {
     LowercaseErrorCodes,
     /// Answers 500 to a manifest URL whose digest is malformed.
     MalformedDigestAs500,
+    /// Remembers every digest deleted anywhere and answers reads of it,
+    /// in any repository, with 404 ever after.
+    Tombstones,
+    /// Answers a Range in a unit other than bytes with 416.
+    UnknownRangeUnitAs416,
+    /// Forwards only the first of several ranges.
+    FirstRangeOnly,
     /// Demands a bearer token (served at /token for user:secret) on /v2/ paths.
     RequireBearer(u16),
 }
@@ -277,13 +284,17 @@ async fn proxy_recording(upstream: u16, mode: Break, seen: Seen) -> u16 {
         Break::RequireBearer(_) => Break::RequireBearer(port),
         other => other,
     };
+    // Digests deleted through this proxy (for `Break::Tombstones`).
+    let tombstones: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>> = Default::default();
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
             let seen = seen.clone();
+            let tombstones = tombstones.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
                     let seen = seen.clone();
+                    let tombstones = tombstones.clone();
                     async move {
                         let (parts, body) = req.into_parts();
                         let body = body.collect().await?.to_bytes();
@@ -369,6 +380,31 @@ async fn proxy_recording(upstream: u16, mode: Break, seen: Seen) -> u16 {
                             }
                             Break::ClaimFilterUnfiltered if path.contains("/referrers/") => {
                                 parts.uri = path.parse().unwrap();
+                            }
+                            Break::Tombstones => {
+                                let digest = path.rsplit('/').next().unwrap_or_default().to_owned();
+                                let reading = method == http::Method::GET || method == http::Method::HEAD;
+                                if reading && tombstones.lock().unwrap().contains(&digest) {
+                                    return reply(404, br#"{"errors":[{"code":"BLOB_UNKNOWN","message":"deleted"}]}"#);
+                                }
+                                if method == http::Method::DELETE && digest.contains(':') {
+                                    tombstones.lock().unwrap().insert(digest);
+                                }
+                            }
+                            Break::UnknownRangeUnitAs416
+                                if parts.headers.get("range").is_some_and(|r| !r.as_bytes().starts_with(b"bytes")) =>
+                            {
+                                return reply(416, b"");
+                            }
+                            Break::FirstRangeOnly => {
+                                let first = parts
+                                    .headers
+                                    .get("range")
+                                    .and_then(|r| r.to_str().ok())
+                                    .and_then(|r| r.split_once(',').map(|(first, _)| first.to_owned()));
+                                if let Some(first) = first {
+                                    parts.headers.insert("range", first.parse().unwrap());
+                                }
                             }
                             _ => {}
                         }
@@ -504,6 +540,7 @@ async fn proxy_recording(upstream: u16, mode: Break, seen: Seen) -> u16 {
                                     body = Bytes::from(flipped);
                                 }
                             }
+                            Break::Tombstones | Break::UnknownRangeUnitAs416 | Break::FirstRangeOnly => {}
                             Break::RefuseForeignLayers
                             | Break::IgnoreCancel
                             | Break::FirstAcceptLineOnly
@@ -574,6 +611,13 @@ async fn each_check_catches_the_breakage_it_is_for() {
         (Break::LowercaseErrorCodes, "errors/name-unknown"),
         (Break::LowercaseErrorCodes, "content/artifact/delete-blob"),
         (Break::MalformedDigestAs500, "errors/manifest-digest-invalid"),
+        (Break::ManifestAsJson, "content/index/get-by-digest"),
+        (Break::ManifestAsJson, "content/artifact/head-by-tag"),
+        (Break::Sha512AsSha256, "content/image/blob-head/sha512"),
+        (Break::Tombstones, "content/image/repush"),
+        (Break::Tombstones, "management/delete/blob-in-one-repository"),
+        (Break::UnknownRangeUnitAs416, "pull/blob/range-ignored"),
+        (Break::FirstRangeOnly, "pull/blob/range-multi"),
     ];
     // Every check passes through a faithful proxy (one run for all)...
     let clean = proxy(upstream, Break::None).await;
