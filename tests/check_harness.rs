@@ -1,7 +1,8 @@
 //! `drydock check` against real registries: drydock itself (everything
-//! passes), Debian's docker-registry (its known departures, and only those,
-//! fail), and a deliberately broken registry — a proxy in front of drydock
-//! that breaks one behaviour — where exactly the check for that behaviour fails.
+//! passes), Debian's docker-registry and go-containerregistry's registry
+//! (their known departures, and only those, fail), and a deliberately broken
+//! registry — a proxy in front of drydock that breaks one behaviour — where
+//! the check for that behaviour fails.
 
 mod common;
 

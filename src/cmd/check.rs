@@ -43,8 +43,8 @@ pub struct Args {
     /// With --webhook-listen: seconds events may take to arrive after the last check.
     #[arg(long, default_value_t = drydock_check::webhook::DELIVERY_WAIT.as_secs())]
     webhook_wait: u64,
-    /// Checks run at once.
-    #[arg(long, default_value_t = 4)]
+    /// Checks run at once (the steps of one content set run in order, as one).
+    #[arg(long, default_value_t = 8)]
     jobs: usize,
     /// Which spec version's requirements apply: oci-1.0, oci-1.1, or oci-next
     /// (the spec's main branch).
