@@ -3,9 +3,13 @@
 # in one run on this machine, each on fresh filesystem storage:
 #   - push of a 1 GiB blob (POST, then the whole body streamed in the PUT) and
 #     pull of it, in MiB/s;
+#   - server CPU (user + system, from /proc) per GiB pushed and per manifest GET;
 #   - manifest GETs per second (wrk, keep-alive connections);
 #   - peak RSS of each server over the push and pull.
-# Prints each figure and the drydock/distribution ratios.
+# And the machine's own limits, in the same run: SHA-256 (openssl), a write of
+# the blob with fsync (dd), and a download of it over loopback from a
+# sendfile server. Prints each figure, its ratio to its limit, and the
+# drydock/distribution ratios (issue 15's table).
 # Needs: curl, wrk, docker-registry (installed here if missing, via apt).
 # DRYDOCK=PATH measures that binary instead of a fresh release build (e.g. to
 # compare two builds in turns).
@@ -45,18 +49,54 @@ wait_port() { for _ in $(seq 1 400); do curl -s "http://127.0.0.1:$1/v2/" >/dev/
 now() { date +%s.%N; }
 rate() { python3 -c "print(f'{$1 / ($3 - $2):.1f}')"; }
 peak_rss_mib() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+# CPU seconds (user + system) a process has used so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
+
+# The machine's limits.
+sha_mib=$(openssl speed -seconds 3 -bytes 16384 sha256 2>/dev/null \
+  | awk '/^sha256/ { v = $NF; sub(/k$/, "", v); printf "%.1f", v * 1000 / 1048576 }')
+t0=$(date +%s.%N)
+dd if="$blob" of="$work/write-probe" bs=4M conv=fsync status=none
+t1=$(date +%s.%N)
+write_mib=$(python3 -c "print(f'{$SIZE_MIB / ($t1 - $t0):.1f}')")
+rm -f "$work/write-probe"
+loop_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 - "$loop_port" "$blob" <<'PY' &
+import os, socket, sys
+port, path = int(sys.argv[1]), sys.argv[2]
+size = os.path.getsize(path)
+srv = socket.create_server(("127.0.0.1", port))
+while True:
+    conn, _ = srv.accept()
+    conn.recv(65536)
+    conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n".encode())
+    with open(path, "rb") as f:
+        conn.sendfile(f)
+    conn.close()
+PY
+pids+=($!)
+for _ in $(seq 1 200); do curl -s -o /dev/null "http://127.0.0.1:$loop_port/" 2>/dev/null && break; sleep 0.025; done
+t0=$(date +%s.%N)
+curl -sf -o /dev/null "http://127.0.0.1:$loop_port/"
+t1=$(date +%s.%N)
+loop_mib=$(python3 -c "print(f'{$SIZE_MIB / ($t1 - $t0):.1f}')")
 
 measure() { # name port pid -> sets push, pull, gets, rss
   local name=$1 port=$2 pid=$3 base="http://127.0.0.1:$2/v2/bench"
-  local t0 t1 t2
+  local t0 t1 t2 c0 c1 c2
   local location
+  c0=$(cpu_s "$pid")
   t0=$(now)
   location=$(curl -sf -D - -o /dev/null -X POST "$base/blobs/uploads/" | tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
   case "$location" in /*) location="http://127.0.0.1:$port$location" ;; esac
   curl -sf -o /dev/null -X PUT -T - -H 'Content-Type: application/octet-stream' "$location&digest=$digest" <"$blob"
   t1=$(now)
+  c1=$(cpu_s "$pid")
   curl -sf -o "$work/pulled" "$base/blobs/$digest"
   t2=$(now)
+  c2=$(cpu_s "$pid")
+  push_cpu=$(python3 -c "print(f'{($c1 - $c0) * 1024 / $SIZE_MIB:.2f}')")
+  pull_cpu=$(python3 -c "print(f'{($c2 - $c1) * 1024 / $SIZE_MIB:.2f}')")
   [ "sha256:$(sha256sum "$work/pulled" | cut -d' ' -f1)" = "$digest" ] || { echo "$name: pulled bytes differ" >&2; exit 1; }
   rm -f "$work/pulled"
   push=$(rate "$SIZE_MIB" "$t0" "$t1")
@@ -66,8 +106,13 @@ measure() { # name port pid -> sets push, pull, gets, rss
   case "$location" in /*) location="http://127.0.0.1:$port$location" ;; esac
   curl -sf -o /dev/null -X PUT --data-binary @"$work/config" -H 'Content-Type: application/octet-stream' "$location&digest=$config_digest"
   curl -sf -o /dev/null -X PUT --data-binary @"$work/manifest" -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' "$base/manifests/latest"
-  gets=$(wrk -t2 -c32 -d"${WRK_SECONDS}s" -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$base/manifests/latest" \
-    | awk '/Requests\/sec/ { print $2 }')
+  c0=$(cpu_s "$pid")
+  wrk -t2 -c32 -d"${WRK_SECONDS}s" -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$base/manifests/latest" >"$work/wrk"
+  c1=$(cpu_s "$pid")
+  gets=$(awk '/Requests\/sec/ { print $2 }' "$work/wrk")
+  local requests
+  requests=$(awk '/requests in/ { print $1 }' "$work/wrk")
+  get_cpu_us=$(python3 -c "print(f'{($c1 - $c0) * 1e6 / $requests:.0f}')")
 }
 
 port=$(free_port)
@@ -75,7 +120,7 @@ mkdir -p "$work/drydock"
 "$DRYDOCK" serve --addr "127.0.0.1:$port" --root "$work/drydock" >/dev/null 2>&1 &
 pids+=($!); wait_port "$port"
 measure drydock "$port" "${pids[-1]}"
-d_push=$push d_pull=$pull d_gets=$gets d_rss=$rss
+d_push=$push d_pull=$pull d_gets=$gets d_rss=$rss d_push_cpu=$push_cpu d_pull_cpu=$pull_cpu d_get_cpu=$get_cpu_us
 
 port=$(free_port)
 mkdir -p "$work/distribution"
@@ -83,15 +128,23 @@ REGISTRY_HTTP_ADDR="127.0.0.1:$port" REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY="
   docker-registry serve fixtures/docker-registry/config.yml >/dev/null 2>&1 &
 pids+=($!); wait_port "$port"
 measure distribution "$port" "${pids[-1]}"
-r_push=$push r_pull=$pull r_gets=$gets r_rss=$rss
+r_push=$push r_pull=$pull r_gets=$gets r_rss=$rss r_push_cpu=$push_cpu r_pull_cpu=$pull_cpu r_get_cpu=$get_cpu_us
 
-python3 - "$SIZE_MIB" "$d_push" "$r_push" "$d_pull" "$r_pull" "$d_gets" "$r_gets" "$d_rss" "$r_rss" <<'PY'
+python3 - "$SIZE_MIB" "$sha_mib" "$write_mib" "$loop_mib" \
+  "$d_push" "$r_push" "$d_pull" "$r_pull" "$d_gets" "$r_gets" "$d_rss" "$r_rss" \
+  "$d_push_cpu" "$r_push_cpu" "$d_pull_cpu" "$r_pull_cpu" "$d_get_cpu" "$r_get_cpu" <<'PY'
 import sys
-size, dp, rp, dl, rl, dg, rg, dr, rr = sys.argv[1:]
-dp, rp, dl, rl, dg, rg, dr, rr = map(float, (dp, rp, dl, rl, dg, rg, dr, rr))
-print(f"{'':28}{'drydock':>12}{'distribution':>14}{'ratio':>8}")
-print(f"{f'push {size} MiB blob (MiB/s)':28}{dp:12.1f}{rp:14.1f}{dp / rp:8.2f}")
-print(f"{f'pull {size} MiB blob (MiB/s)':28}{dl:12.1f}{rl:14.1f}{dl / rl:8.2f}")
-print(f"{'manifest GETs/s':28}{dg:12.0f}{rg:14.0f}{dg / rg:8.2f}")
-print(f"{'peak RSS push+pull (MiB)':28}{dr:12.1f}{rr:14.1f}{dr / rr:8.2f}")
+size = sys.argv[1]
+sha, write, loop, dp, rp, dl, rl, dg, rg, dr, rr, dpc, rpc, dlc, rlc, dgc, rgc = map(float, sys.argv[2:])
+durable = min(sha, write)
+print(f"machine limits: sha256 {sha:.0f} MiB/s, {size} MiB write+fsync {write:.0f} MiB/s, "
+      f"loopback download {loop:.0f} MiB/s")
+print(f"{'':32}{'drydock':>10}{'distribution':>14}{'dd/dist':>9}{'drydock/limit':>15}")
+print(f"{f'push {size} MiB blob (MiB/s)':32}{dp:10.1f}{rp:14.1f}{dp / rp:9.2f}{dp / durable:15.2f}  (limit: min(sha256, write+fsync))")
+print(f"{f'pull {size} MiB blob (MiB/s)':32}{dl:10.1f}{rl:14.1f}{dl / rl:9.2f}{dl / loop:15.2f}  (limit: loopback)")
+print(f"{'CPU per GiB pushed (s)':32}{dpc:10.2f}{rpc:14.2f}{dpc / rpc:9.2f}")
+print(f"{'CPU per GiB pulled (s)':32}{dlc:10.2f}{rlc:14.2f}{dlc / max(rlc, 0.01):9.2f}")
+print(f"{'CPU per manifest GET (us)':32}{dgc:10.0f}{rgc:14.0f}{dgc / rgc:9.2f}")
+print(f"{'manifest GETs/s':32}{dg:10.0f}{rg:14.0f}{dg / rg:9.2f}")
+print(f"{'peak RSS push+pull (MiB)':32}{dr:10.1f}{rr:14.1f}{dr / rr:9.2f}")
 PY

@@ -18,6 +18,7 @@ struct Flags {
     commit_without_seal: AtomicBool,
     serve_unverified: AtomicBool,
     catalog_skips_below_last: AtomicBool,
+    cached_manifest_skips_link: AtomicBool,
 }
 
 impl Mutants {
@@ -71,6 +72,17 @@ impl Mutants {
     /// loses `a/b`).
     pub fn catalog_skips_below_last(&self) -> bool {
         self.0.catalog_skips_below_last.load(Ordering::Relaxed)
+    }
+
+    /// Serve a manifest held in the in-memory cache without asking storage
+    /// whether the repository still links it (a delete through another
+    /// instance then goes unseen).
+    pub fn cached_manifest_skips_link(&self) -> bool {
+        self.0.cached_manifest_skips_link.load(Ordering::Relaxed)
+    }
+
+    pub fn set_cached_manifest_skips_link(&self, on: bool) {
+        self.0.cached_manifest_skips_link.store(on, Ordering::Relaxed);
     }
 
     pub fn set_catalog_skips_below_last(&self, on: bool) {

@@ -224,6 +224,7 @@ impl RegistryHost {
         m.set_commit_without_seal(self.mutant == Some(Mutant::CommitWithoutSeal));
         m.set_serve_unverified(self.mutant == Some(Mutant::ServeUnverified));
         m.set_catalog_skips_below_last(self.mutant == Some(Mutant::CatalogSkipsBelowLast));
+        m.set_cached_manifest_skips_link(self.mutant == Some(Mutant::CachedManifestSkipsLink));
         instance.notifications.start_workers(Arc::new(SimConnector)).await.map_err(|e| e.to_string())?;
         self.trace.record(&self.name, format!("start instance {}", instance.instance_id));
         let registry = &instance.registry;

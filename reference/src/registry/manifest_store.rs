@@ -3,6 +3,7 @@
 use super::blob_store::BlobStore;
 use super::error::{RegistryError, Result};
 use super::linked_blob_store::LinkedBlobStore;
+use super::manifest_cache::{Cached, ManifestCache};
 use super::paths;
 use super::referrers::ReferrersStore;
 use super::tag_store::TagStore;
@@ -25,6 +26,9 @@ pub struct ManifestStore {
     pub(super) revisions: LinkedBlobStore,
     pub(super) tags: TagStore,
     pub(super) referrers: ReferrersStore,
+    /// Verified bytes of manifests read before (the link is still checked
+    /// on every read).
+    pub(super) cache: Arc<ManifestCache>,
     /// What a push must satisfy beyond well-formedness.
     pub rules: ManifestRules,
 }
@@ -120,20 +124,41 @@ impl ManifestStore {
         if self.revisions.size(repo, digest).await?.is_none() {
             return Err(RegistryError::ManifestUnknown(digest.to_string()));
         }
-        // A damaged manifest is answered as missing (and logged).
-        let Some(body) = self.blobs.get_verified(digest).await? else {
-            return Err(RegistryError::ManifestUnknown(digest.to_string()));
+        let cached = match self.cache.get(digest) {
+            Some(cached) => cached,
+            None => {
+                // A damaged manifest is answered as missing (and logged).
+                let Some(body) = self.blobs.get_verified(digest).await? else {
+                    return Err(RegistryError::ManifestUnknown(digest.to_string()));
+                };
+                let self_type = match Manifest::parse(body.to_vec(), None) {
+                    Ok(m) if m.is_self_typed() => Some(m.media_type().to_owned()),
+                    _ => None,
+                };
+                let cached = Cached { body, self_type };
+                self.cache.insert(digest, cached.clone());
+                cached
+            }
         };
-        let media_type = match Manifest::parse(body.to_vec(), None) {
-            Ok(m) if m.is_self_typed() => m.media_type().to_owned(),
+        let media_type = match cached.self_type {
+            Some(t) => t,
             // The type it was pushed with, where the body does not say.
-            _ => match self.driver.get_content(&paths::revision_media_type(repo, digest)).await {
+            None => match self.driver.get_content(&paths::revision_media_type(repo, digest)).await {
                 Ok(t) => String::from_utf8_lossy(&t).into_owned(),
                 Err(e) if e.is_not_found() => drydock_spec::media_type::OCI_MANIFEST.to_owned(),
                 Err(e) => return Err(e.into()),
             },
         };
-        Ok(StoredManifest { digest: digest.clone(), media_type, body })
+        Ok(StoredManifest { digest: digest.clone(), media_type, body: cached.body })
+    }
+
+    /// The cached bytes of `digest` as served, without asking storage
+    /// anything (for the `cached-manifest-skips-link` mutant only).
+    #[cfg(feature = "sim-mutants")]
+    pub fn cached(&self, digest: &Digest) -> Option<StoredManifest> {
+        let cached = self.cache.get(digest)?;
+        let media_type = cached.self_type?;
+        Some(StoredManifest { digest: digest.clone(), media_type, body: cached.body })
     }
 
     pub async fn resolve_tag(&self, repo: &RepositoryName, tag: &Tag) -> Result<Digest> {

@@ -9,6 +9,7 @@ pub mod error;
 pub mod gc;
 pub mod linked_blob_store;
 pub mod listener;
+pub mod manifest_cache;
 pub mod manifest_store;
 pub mod paths;
 pub mod purge;
@@ -23,6 +24,7 @@ use crate::storage::StorageDriver;
 use blob_store::BlobStore;
 use blob_writer::BlobWriter;
 use linked_blob_store::{LinkKind, LinkedBlobStore};
+use manifest_cache::{MANIFEST_CACHE_BYTES, ManifestCache};
 use manifest_store::ManifestStore;
 use referrers::ReferrersStore;
 use std::sync::Arc;
@@ -67,6 +69,7 @@ impl Registry {
             revisions,
             tags: TagStore::new(driver.clone()),
             referrers: ReferrersStore::new(driver.clone(), blobs.clone()),
+            cache: Arc::new(ManifestCache::new(MANIFEST_CACHE_BYTES)),
             rules: Default::default(),
         };
         Registry {

@@ -289,7 +289,19 @@ impl Repository<'_> {
             Reference::Digest(d) => d.clone(),
             Reference::Tag(t) => self.registry.manifests.resolve_tag(&self.name, t).await?,
         };
-        let m = self.registry.manifests.get(&self.name, &digest).await?;
+        #[cfg(feature = "sim-mutants")]
+        let cached = self
+            .registry
+            .mutants
+            .cached_manifest_skips_link()
+            .then(|| self.registry.manifests.cached(&digest))
+            .flatten();
+        #[cfg(not(feature = "sim-mutants"))]
+        let cached = None;
+        let m = match cached {
+            Some(m) => m,
+            None => self.registry.manifests.get(&self.name, &digest).await?,
+        };
         if pull {
             let tag = match reference {
                 Reference::Tag(t) => Some(t.clone()),

@@ -26,12 +26,27 @@ pub fn scenario() -> Scenario {
     }
 }
 
+/// The same world against per-instance manifest caches: the instance that
+/// served (and cached) the manifest must still see the delete made through
+/// the other.
+pub fn cached_scenario() -> Scenario {
+    Scenario {
+        name: "cached-delete",
+        description: "a manifest cached by one instance, deleted through another, must 404 on both at once",
+        origin: "registries that cache manifests per node keep serving deleted images until the cache expires",
+        mutant: Mutant::CachedManifestSkipsLink,
+        catch_within: 5,
+        run,
+        generated_ops: None,
+    }
+}
+
 fn run(cfg: &RunConfig) -> Vec<String> {
     let violations: Arc<Mutex<Vec<String>>> = Arc::default();
     let deleted = Arc::new(Mutex::new(false));
     let mut sim = crate::builder(cfg.seed).build();
-    let faults =
-        StorageFaults { max_latency: Duration::from_millis(2), lost_tag_deletes: cfg.mutant, ..Default::default() };
+    let lost_tag_deletes = cfg.mutant && cfg.mutant_kind == Some(Mutant::LostTagDelete);
+    let faults = StorageFaults { max_latency: Duration::from_millis(2), lost_tag_deletes, ..Default::default() };
     let storage = cfg.storage(faults);
     for name in ["r1", "r2"] {
         let host = crate::registry_host(name, storage.clone(), cfg, Vec::new());

@@ -46,6 +46,9 @@ pub enum Mutant {
     ServeUnverified,
     /// A catalog page resumed after `last` skips what is below `last`.
     CatalogSkipsBelowLast,
+    /// A manifest in an instance's in-memory cache is served without
+    /// checking that the repository still links it.
+    CachedManifestSkipsLink,
     /// No planted bug: the scenario guards invariants of the real server only.
     None,
 }
@@ -65,6 +68,7 @@ impl Mutant {
             Mutant::CommitWithoutSeal => "commit-without-seal",
             Mutant::ServeUnverified => "serve-unverified",
             Mutant::CatalogSkipsBelowLast => "catalog-skips-below-last",
+            Mutant::CachedManifestSkipsLink => "cached-manifest-skips-link",
             Mutant::None => "none",
         }
     }
@@ -118,6 +122,7 @@ pub fn all() -> Vec<Scenario> {
         upload_resume::scenario(),
         event_crash::scenario(),
         delete_pull::scenario(),
+        delete_pull::cached_scenario(),
         commit_lag::scenario(),
         receiver_outage::scenario(),
         purge_race::scenario(),
