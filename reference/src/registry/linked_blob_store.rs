@@ -44,6 +44,16 @@ impl LinkedBlobStore {
         }
     }
 
+    /// Whether the repository links `d`, from the link alone (not whether
+    /// the blob it names is still there: see [`Self::size`]).
+    pub async fn linked(&self, repo: &RepositoryName, d: &Digest) -> Result<bool> {
+        match self.driver.get_content(&self.link_path(repo, d)).await {
+            Ok(target) => Ok(target.as_ref() == d.as_str().as_bytes()),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn link(&self, repo: &RepositoryName, d: &Digest) -> Result<()> {
         self.driver.put_content(&self.link_path(repo, d), Bytes::from(d.to_string())).await
     }

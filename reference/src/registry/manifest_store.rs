@@ -121,12 +121,18 @@ impl ManifestStore {
     }
 
     pub async fn get(&self, repo: &RepositoryName, digest: &Digest) -> Result<StoredManifest> {
-        if self.revisions.size(repo, digest).await?.is_none() {
-            return Err(RegistryError::ManifestUnknown(digest.to_string()));
-        }
         let cached = match self.cache.get(digest) {
-            Some(cached) => cached,
+            // The bytes are in hand: only the repository's link is asked.
+            Some(cached) => {
+                if !self.revisions.linked(repo, digest).await? {
+                    return Err(RegistryError::ManifestUnknown(digest.to_string()));
+                }
+                cached
+            }
             None => {
+                if self.revisions.size(repo, digest).await?.is_none() {
+                    return Err(RegistryError::ManifestUnknown(digest.to_string()));
+                }
                 // A damaged manifest is answered as missing (and logged).
                 let Some(body) = self.blobs.get_verified(digest).await? else {
                     return Err(RegistryError::ManifestUnknown(digest.to_string()));
