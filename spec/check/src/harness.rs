@@ -480,8 +480,9 @@ pub enum Run {
 }
 
 /// Checks that build on each other. Running step `k` runs every earlier
-/// step too (unreported unless selected): a step whose prerequisite did
-/// not pass is skipped naming it, so one failure is reported once.
+/// step too (unreported unless selected): a step whose prerequisite's
+/// effect did not happen (the content was not stored) is skipped naming
+/// it, so one departure is reported once.
 pub trait Sequence: Send + Sync {
     /// Runs steps `0..=last`; the verdict of each, in order.
     fn run<'a>(&'a self, ctx: &'a Ctx, last: usize) -> Pin<Box<dyn Future<Output = Vec<Verdict>> + 'a>>;
