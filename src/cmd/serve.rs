@@ -68,10 +68,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for key in &loaded.ignored {
         tracing::warn!(key = %key, "configuration key not supported by drydock; ignored");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().max_blocking_threads(BLOCKING_THREADS).enable_all().build()?;
     runtime.block_on(serve(loaded.config))?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// Threads for blocking filesystem calls (every `tokio::fs` call takes
+/// one while it runs); past this many, calls wait for a free one instead of
+/// starting more threads.
+const BLOCKING_THREADS: usize = 64;
 
 pub(crate) fn entropy<const N: usize>() -> anyhow::Result<[u8; N]> {
     let mut b = [0u8; N];
