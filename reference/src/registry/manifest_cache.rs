@@ -1,14 +1,13 @@
 //! Verified manifest bytes kept in memory, by digest.
 //!
 //! A manifest's bytes never change for its digest, so once read and
-//! verified (or accepted on push) they can be served again without reading
-//! and hashing the blob. The cache answers only "what are the bytes of this
+//! verified they can be served again without reading and hashing the blob. The cache answers only "what are the bytes of this
 //! digest": whether the repository still holds the manifest is asked of
 //! storage on every request, so a delete (on any instance) is seen at once.
 
 use bytes::Bytes;
 use drydock_spec::Digest;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 
 /// Bytes of manifests kept, at most.
@@ -24,9 +23,10 @@ pub struct Cached {
 
 #[derive(Default)]
 struct Inner {
-    entries: HashMap<Digest, Cached>,
-    /// Insertion order, oldest first: what is evicted first. (Lookups only
-    /// on the map; never iterated, so runs stay deterministic.)
+    /// Ordered by digest, seeded by nothing: the simulation's runs stay
+    /// deterministic.
+    entries: BTreeMap<Digest, Cached>,
+    /// Insertion order, oldest first: what is evicted first.
     order: VecDeque<Digest>,
     bytes: usize,
 }
