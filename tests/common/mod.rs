@@ -46,23 +46,35 @@ impl Drop for Process {
     }
 }
 
+/// A port nothing listens on, never handed out before in this test process.
+/// A port is released as soon as it is found, so without the record two tests
+/// running in parallel could be given the same one before either server binds
+/// it: both `spawn_listening` calls then see the one that won, and the loser's
+/// test talks to the other test's server.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner()).insert(port) {
+            return port;
+        }
+    }
 }
 
-/// Two different free ports (each alone could come back equal: a port is
-/// released as soon as it is found).
+/// Two different free ports.
 pub fn two_free_ports() -> (u16, u16) {
-    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    (a.local_addr().unwrap().port(), b.local_addr().unwrap().port())
+    (free_port(), free_port())
 }
 
 /// Spawns `cmd` and waits until `port` accepts connections.
 pub fn spawn_listening(cmd: &mut Command, port: u16) -> Process {
-    let process =
+    let mut process =
         Process(cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap_or_else(|e| panic!("{cmd:?}: {e}")));
     for _ in 0..400 {
+        if let Ok(Some(status)) = process.0.try_wait() {
+            panic!("{cmd:?} exited ({status}) before listening on {port}");
+        }
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return process;
         }
