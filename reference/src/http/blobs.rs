@@ -11,8 +11,11 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::{Frame, Incoming};
 
 /// Bytes per storage read when streaming a blob: memory per download stays
-/// at this, whatever the blob's size.
+/// at a few of these, whatever the blob's size.
 pub const READ_CHUNK: usize = 1 << 20;
+
+/// Verified pieces a download may hold ready beyond the one being written.
+pub const PULL_READ_AHEAD: usize = 2;
 
 pub(crate) fn parse_digest(s: &str) -> Result<Digest, RegistryError> {
     Ok(Digest::parse(s)?)
@@ -103,16 +106,28 @@ pub(crate) async fn get(ctx: &Ctx<'_>, digest: &str, req: &Request<Incoming>, wi
 }
 
 /// The whole blob, hashed as it goes: a damaged blob's download is cut
-/// before its last piece.
+/// before its last piece. Reading and hashing run in a task of their own,
+/// [`PULL_READ_AHEAD`] pieces ahead of the connection, so the hash of one
+/// piece overlaps the socket write of the one before (on another core when
+/// the runtime has one). The pieces in flight are the download's memory.
 fn stream_verified(read: VerifiedRead) -> Body {
-    let chunks = stream::unfold(Some(read), |read| async move {
-        let mut read = read?;
-        match read.next(READ_CHUNK).await {
-            Ok(Some(piece)) => Some((Ok(Frame::data(piece)), Some(read))),
-            Ok(None) => None,
-            Err(e) => Some((Err(std::io::Error::other(e)), None)),
+    let (tx, rx) = tokio::sync::mpsc::channel(PULL_READ_AHEAD);
+    tokio::spawn(async move {
+        let mut read = read;
+        loop {
+            let next = match read.next(READ_CHUNK).await {
+                Ok(Some(piece)) => Ok(Frame::data(piece)),
+                Ok(None) => return,
+                Err(e) => Err(std::io::Error::other(e)),
+            };
+            let failed = next.is_err();
+            // A closed channel is a download the client gave up on.
+            if tx.send(next).await.is_err() || failed {
+                return;
+            }
         }
     });
+    let chunks = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|piece| (piece, rx)) });
     StreamBody::new(chunks).boxed_unsync()
 }
 

@@ -44,6 +44,9 @@ pub const APPEND_CHUNK: usize = 4 << 20;
 pub const UPLOAD_BUFFER_BUDGET: usize = 256 << 20;
 /// How long a chunk of declared length waits for buffer space.
 pub const BUFFER_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+/// A body that has brought this much is streaming: its buffer takes room
+/// for a whole [`APPEND_CHUNK`] at once.
+const GROW_ONCE_AFTER: usize = 64 << 10;
 /// Bytes read per storage call when re-hashing an upload.
 const REHASH_CHUNK: usize = 1 << 20;
 /// The algorithm an upload is hashed with as it arrives unless its client
@@ -295,7 +298,7 @@ impl BlobWriter {
         &self,
         repo: &RepositoryName,
         upload: UploadRef<'_>,
-        mut size: u64,
+        size: u64,
         exact: Option<u64>,
         mut body: S,
     ) -> Result<u64>
@@ -303,12 +306,8 @@ impl BlobWriter {
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let id = upload.id;
-        let data = paths::upload_data(repo, id);
         let start = size;
-        // Computed at the first byte: an empty body (a closing PUT) costs no
-        // state read or re-hash.
-        let mut digester: Option<Digester> = None;
+        let mut spool = Spool::new(self, repo, upload, size);
         // The budget `pending` holds, counted by its capacity (what it
         // really occupies); a chunk of declared length reserves all of it up
         // front, so no request holds some while waiting for more.
@@ -331,6 +330,12 @@ impl BlobWriter {
             let done = match body.next().await {
                 Some(Ok(chunk)) => {
                     if exact.is_none() {
+                        // A body this big is streaming: take room for a
+                        // whole append once, not by doubling (each doubling
+                        // copies everything gathered so far).
+                        if pending.len() + chunk.len() > GROW_ONCE_AFTER && pending.capacity() < APPEND_CHUNK {
+                            pending.reserve(APPEND_CHUNK - pending.len());
+                        }
                         pending.extend_from_slice(&chunk);
                         let have = held.as_ref().map_or(0, |h| h.num_permits());
                         if pending.capacity() > have {
@@ -343,9 +348,7 @@ impl BlobWriter {
                                 // The budget is spent: write out what is
                                 // held rather than hold more.
                                 Err(_) => {
-                                    self.append_pending(repo, upload, &data, &mut size, &mut pending, &mut digester)
-                                        .await?;
-                                    held = None;
+                                    spool.append(std::mem::take(&mut pending).freeze(), held.take()).await?;
                                     continue;
                                 }
                             }
@@ -369,9 +372,10 @@ impl BlobWriter {
                     // can resume from the reported size. A chunk of declared
                     // length is all or nothing.
                     if !pending.is_empty() && exact.is_none() {
-                        self.append_pending(repo, upload, &data, &mut size, &mut pending, &mut digester).await?;
+                        spool.append(std::mem::take(&mut pending).freeze(), held.take()).await?;
                     }
-                    if let Some(d) = &digester {
+                    spool.settle().await?;
+                    if let Some(d) = &spool.digester {
                         self.save_state(repo, upload, d, start).await?;
                     }
                     return Err(RegistryError::Body(std::io::Error::other(e.into())));
@@ -386,67 +390,18 @@ impl BlobWriter {
             }
             let full = exact.is_none() && pending.len() >= APPEND_CHUNK;
             if full || (done && !pending.is_empty()) {
-                self.append_pending(repo, upload, &data, &mut size, &mut pending, &mut digester).await?;
-                held = None;
+                // Taken whole, not split off: a split would leave `pending`
+                // sharing the buffer, pinning it for as long as the request
+                // lasts (a stalled upload would hold its last chunk's memory).
+                spool.append(std::mem::take(&mut pending).freeze(), held.take()).await?;
             }
             if done {
-                if let Some(d) = &digester {
+                spool.settle().await?;
+                if let Some(d) = &spool.digester {
                     self.save_state(repo, upload, d, start).await?;
                 }
-                return Ok(size);
+                return Ok(spool.size);
             }
-        }
-    }
-
-    /// Appends what `pending` holds at `size`, advancing `size` and the
-    /// digester past it.
-    async fn append_pending(
-        &self,
-        repo: &RepositoryName,
-        upload: UploadRef<'_>,
-        data: &str,
-        size: &mut u64,
-        pending: &mut BytesMut,
-        digester: &mut Option<Digester>,
-    ) -> Result<()> {
-        // Taken whole, not split off: a split would leave `pending` sharing
-        // the buffer, pinning it for as long as the request lasts (a
-        // stalled upload would hold its last chunk's memory).
-        let chunk = std::mem::take(pending).freeze();
-        let mut d = self.digester(repo, upload, *size, digester).await?;
-        *size = self.append(upload.id, data, *size, chunk.clone()).await?;
-        d.update(&chunk);
-        *digester = Some(d);
-        Ok(())
-    }
-
-    /// The spool's digester, from the saved state (or a re-hash) the first
-    /// time it is needed.
-    async fn digester(
-        &self,
-        repo: &RepositoryName,
-        upload: UploadRef<'_>,
-        size: u64,
-        current: &mut Option<Digester>,
-    ) -> Result<Digester> {
-        match current.take() {
-            Some(d) => Ok(d),
-            None => self.digester_at(repo, upload, size).await,
-        }
-    }
-
-    /// Appends at `offset` only. If another request appended meanwhile, this
-    /// one's bytes no longer continue the upload: nothing is written and the
-    /// client learns the real size (416). If the upload was sealed or
-    /// removed meanwhile, it is gone for this request too.
-    async fn append(&self, id: &str, data_path: &str, offset: u64, bytes: Bytes) -> Result<u64> {
-        match self.driver.append(data_path, offset, bytes).await {
-            Ok(size) => Ok(size),
-            Err(StorageError::SizeMismatch { actual, .. }) => {
-                Err(RegistryError::RangeMismatch { requested: offset, stored: actual })
-            }
-            Err(e) if e.is_not_found() => Err(RegistryError::UploadUnknown(id.to_owned())),
-            Err(e) => Err(e.into()),
         }
     }
 
@@ -529,6 +484,82 @@ impl BlobWriter {
             d.update(&chunk);
         }
         Ok(d)
+    }
+}
+
+/// The appends of one request. Each chunk is written (and made durable) by
+/// the driver and hashed in a task of its own while the request gathers the
+/// next one, so the body, the hash and the disk all keep moving; at most one
+/// append is under way, and appends stay in order at the size the one
+/// before them left.
+struct Spool<'a> {
+    writer: &'a BlobWriter,
+    repo: &'a RepositoryName,
+    upload: UploadRef<'a>,
+    data: String,
+    /// Bytes stored once the append under way (if any) is done.
+    size: u64,
+    /// The hash of those bytes; `None` until the first append needs it (an
+    /// empty body, a closing PUT, costs no state read or re-hash).
+    digester: Option<Digester>,
+    in_flight: Option<tokio::task::JoinHandle<Result<(u64, Digester)>>>,
+}
+
+impl<'a> Spool<'a> {
+    fn new(writer: &'a BlobWriter, repo: &'a RepositoryName, upload: UploadRef<'a>, size: u64) -> Spool<'a> {
+        let data = paths::upload_data(repo, upload.id);
+        Spool { writer, repo, upload, data, size, digester: None, in_flight: None }
+    }
+
+    /// Starts appending `chunk` as soon as the append before it is done.
+    /// `held` is the buffer budget the chunk occupies, given back once it is
+    /// written.
+    async fn append(&mut self, chunk: Bytes, held: Option<tokio::sync::OwnedSemaphorePermit>) -> Result<()> {
+        self.settle().await?;
+        let mut digester = match self.digester.take() {
+            Some(d) => d,
+            None => self.writer.digester_at(self.repo, self.upload, self.size).await?,
+        };
+        let (driver, id, data, offset) =
+            (self.writer.driver.clone(), self.upload.id.to_owned(), self.data.clone(), self.size);
+        self.in_flight = Some(tokio::spawn(async move {
+            let hashed = async {
+                digester.update(&chunk);
+            };
+            // The write is handed to the driver first, then the hash runs
+            // while it proceeds.
+            let (written, ()) =
+                futures_util::future::join(append_at(&*driver, &id, &data, offset, chunk.clone()), hashed).await;
+            drop(held);
+            Ok((written?, digester))
+        }));
+        Ok(())
+    }
+
+    /// Waits for the append under way, if any.
+    async fn settle(&mut self) -> Result<()> {
+        let Some(task) = self.in_flight.take() else { return Ok(()) };
+        let joined =
+            task.await.map_err(|e| StorageError::Io { path: self.data.clone(), source: std::io::Error::other(e) })?;
+        let (size, digester) = joined?;
+        self.size = size;
+        self.digester = Some(digester);
+        Ok(())
+    }
+}
+
+/// Appends at `offset` only. If another request appended meanwhile, this
+/// one's bytes no longer continue the upload: nothing is written and the
+/// client learns the real size (416). If the upload was sealed or removed
+/// meanwhile, it is gone for this request too.
+async fn append_at(driver: &dyn StorageDriver, id: &str, data: &str, offset: u64, bytes: Bytes) -> Result<u64> {
+    match driver.append(data, offset, bytes).await {
+        Ok(size) => Ok(size),
+        Err(StorageError::SizeMismatch { actual, .. }) => {
+            Err(RegistryError::RangeMismatch { requested: offset, stored: actual })
+        }
+        Err(e) if e.is_not_found() => Err(RegistryError::UploadUnknown(id.to_owned())),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -10,10 +10,9 @@
 use super::{FileInfo, Result, StorageDriver, StorageError, check_path};
 use async_trait::async_trait;
 use bytes::Bytes;
-use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// Prefix of temporary files; never a valid registry path component.
 const TEMP_PREFIX: &str = ".tmp-";
@@ -112,11 +111,28 @@ impl StorageDriver for FilesystemDriver {
 
     async fn read_at(&self, path: &str, offset: u64, max: usize) -> Result<Bytes> {
         let full = self.full(path)?;
-        let mut f = tokio::fs::File::open(&full).await.map_err(io_err(path))?;
-        f.seek(SeekFrom::Start(offset)).await.map_err(io_err(path))?;
-        let mut buf = Vec::with_capacity(max.min(4 << 20));
-        f.take(max as u64).read_to_end(&mut buf).await.map_err(io_err(path))?;
-        Ok(Bytes::from(buf))
+        // One trip to the blocking pool per piece (open and positioned
+        // reads), not one per step as `tokio::fs` takes them.
+        let read = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+            use std::os::unix::fs::FileExt as _;
+            let f = std::fs::File::open(&full)?;
+            let want = usize::try_from(f.metadata()?.len().saturating_sub(offset)).unwrap_or(usize::MAX).min(max);
+            let mut buf = vec![0; want];
+            let mut got = 0;
+            while got < want {
+                match f.read_at(&mut buf[got..], offset + got as u64) {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            buf.truncate(got);
+            Ok(buf)
+        })
+        .await
+        .map_err(|e| StorageError::Io { path: path.to_owned(), source: std::io::Error::other(e) })?;
+        Ok(Bytes::from(read.map_err(io_err(path))?))
     }
 
     /// Walks the whole root: temporaries can sit beside any object. Only
