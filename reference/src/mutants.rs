@@ -19,6 +19,7 @@ struct Flags {
     serve_unverified: AtomicBool,
     catalog_skips_below_last: AtomicBool,
     cached_manifest_skips_link: AtomicBool,
+    verified_once: AtomicBool,
 }
 
 impl Mutants {
@@ -79,6 +80,17 @@ impl Mutants {
     /// instance then goes unseen).
     pub fn cached_manifest_skips_link(&self) -> bool {
         self.0.cached_manifest_skips_link.load(Ordering::Relaxed)
+    }
+
+    /// Serve a blob whose pieces were recorded by a verified read without
+    /// checking them again, as a cache of "digests already verified" would:
+    /// damage after the first read reaches clients.
+    pub fn verified_once(&self) -> bool {
+        self.0.verified_once.load(Ordering::Relaxed)
+    }
+
+    pub fn set_verified_once(&self, on: bool) {
+        self.0.verified_once.store(on, Ordering::Relaxed);
     }
 
     pub fn set_cached_manifest_skips_link(&self, on: bool) {

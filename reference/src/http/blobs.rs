@@ -10,11 +10,8 @@ use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::{Frame, Incoming};
 
-/// Bytes per storage read when streaming a blob: memory per download stays
-/// at a few of these, whatever the blob's size.
-pub const READ_CHUNK: usize = 1 << 20;
-
-/// Verified pieces a download may hold ready beyond the one being written.
+/// Verified pieces (of [`crate::registry::piece_record::PIECE_BYTES`]: the
+/// download's memory, whatever the blob's size) a download may hold ready beyond the one being written.
 pub const PULL_READ_AHEAD: usize = 2;
 
 pub(crate) fn parse_digest(s: &str) -> Result<Digest, RegistryError> {
@@ -90,7 +87,7 @@ pub(crate) async fn get(ctx: &Ctx<'_>, digest: &str, req: &Request<Incoming>, wi
         (false, _) => response::empty(),
         (true, Some(bytes)) => response::full(bytes.slice(start as usize..end as usize)),
         (true, None) if status == StatusCode::OK => stream_verified(repository.read_whole(&blob)),
-        (true, None) => stream_range(ctx, d.clone(), start, end),
+        (true, None) => stream_verified(repository.read_range(&blob, start, end)),
     };
     let mut r = Response::new(body);
     *r.status_mut() = status;
@@ -105,8 +102,8 @@ pub(crate) async fn get(ctx: &Ctx<'_>, digest: &str, req: &Request<Incoming>, wi
     Ok(r)
 }
 
-/// The whole blob, hashed as it goes: a damaged blob's download is cut
-/// before its last piece. Reading and hashing run in a task of their own,
+/// The blob or a range of it, checked as it goes (see [`VerifiedRead`]): a
+/// damaged blob's download is cut short. Reading and checking run in a task of their own,
 /// [`PULL_READ_AHEAD`] pieces ahead of the connection, so the hash of one
 /// piece overlaps the socket write of the one before (on another core when
 /// the runtime has one). The pieces in flight are the download's memory.
@@ -115,7 +112,7 @@ fn stream_verified(read: VerifiedRead) -> Body {
     tokio::spawn(async move {
         let mut read = read;
         loop {
-            let next = match read.next(READ_CHUNK).await {
+            let next = match read.next().await {
                 Ok(Some(piece)) => Ok(Frame::data(piece)),
                 Ok(None) => return,
                 Err(e) => Err(std::io::Error::other(e)),
@@ -128,31 +125,6 @@ fn stream_verified(read: VerifiedRead) -> Body {
         }
     });
     let chunks = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|piece| (piece, rx)) });
-    StreamBody::new(chunks).boxed_unsync()
-}
-
-/// Part of a large blob. Not verified: that would take reading it all.
-fn stream_range(ctx: &Ctx<'_>, d: Digest, start: u64, end: u64) -> Body {
-    let blobs = ctx.registry.blobs.clone();
-    let chunks = stream::unfold(start, move |pos| {
-        let (blobs, d) = (blobs.clone(), d.clone());
-        async move {
-            if pos >= end {
-                return None;
-            }
-            let want = usize::try_from(end - pos).unwrap_or(usize::MAX).min(READ_CHUNK);
-            match blobs.read_at(&d, pos, want).await {
-                Ok(chunk) if chunk.is_empty() => {
-                    Some((Err(std::io::Error::other(format!("blob {d} ended early at {pos}"))), end))
-                }
-                Ok(chunk) => {
-                    let next = pos + chunk.len() as u64;
-                    Some((Ok(Frame::data(chunk)), next))
-                }
-                Err(e) => Some((Err(std::io::Error::other(e)), end)),
-            }
-        }
-    });
     StreamBody::new(chunks).boxed_unsync()
 }
 

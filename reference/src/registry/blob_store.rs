@@ -15,6 +15,7 @@
 //! very moment).
 
 use super::paths;
+use super::piece_record::{PIECE_BYTES, PIECE_RECORDS_BYTES, PieceRecord, PieceRecorder, PieceRecords};
 use crate::storage::{Result, StorageDriver};
 use bytes::Bytes;
 use drydock_spec::{Algorithm, Digest, Digester};
@@ -29,11 +30,18 @@ pub const VERIFY_WHOLE_MAX: u64 = 1 << 20;
 #[derive(Clone)]
 pub struct BlobStore {
     driver: Arc<dyn StorageDriver>,
+    records: Arc<PieceRecords>,
 }
 
 impl BlobStore {
     pub fn new(driver: Arc<dyn StorageDriver>) -> BlobStore {
-        BlobStore { driver }
+        BlobStore { driver, records: Arc::new(PieceRecords::new(PIECE_RECORDS_BYTES)) }
+    }
+
+    /// What an earlier whole read proved about `d`'s content, if this
+    /// process still holds it.
+    pub fn record(&self, d: &Digest) -> Option<Arc<PieceRecord>> {
+        self.records.get(d)
     }
 
     /// Size of the stored blob, or `None`.
@@ -102,16 +110,30 @@ fn report_damage(d: &Digest, size: u64) {
     tracing::error!(digest = %d, size, "stored blob does not hash to its digest; answered as missing until a push replaces it");
 }
 
-/// A whole blob read piece by piece, hashed on the way: the last piece is
-/// handed out only once the digest is confirmed, so a damaged blob's
-/// download never completes.
+/// A blob (or a range of it) read piece by piece, checked on the way.
+///
+/// A whole read without a [`PieceRecord`] hashes everything with the
+/// digest's algorithm and withholds the last piece until the digest is
+/// confirmed, so a damaged blob's download never completes; it records the
+/// pieces as it goes. A read with a record checks every piece before handing
+/// any of it out. A range without a record is not checked: that would take
+/// reading the whole blob.
 pub struct VerifiedRead {
     blobs: BlobStore,
     digest: Digest,
     size: u64,
-    digester: Digester,
-    /// Off only for the simulator's `serve-unverified` mutant.
-    verify: bool,
+    /// The next byte to hand out, and the end of the read.
+    pos: u64,
+    end: u64,
+    check: Check,
+}
+
+enum Check {
+    Digest(Box<(Digester, PieceRecorder)>),
+    Record(Arc<PieceRecord>),
+    /// A range of a blob with no record; and the simulator's
+    /// `serve-unverified` mutant.
+    Unchecked,
 }
 
 /// Why a [`VerifiedRead`] stopped.
@@ -126,33 +148,105 @@ pub enum ReadError {
 }
 
 impl VerifiedRead {
-    pub fn new(blobs: BlobStore, digest: Digest, size: u64) -> VerifiedRead {
-        VerifiedRead { digester: Digester::new(digest.algorithm()), blobs, digest, size, verify: true }
+    /// The whole `size`-byte blob `digest`.
+    pub fn whole(blobs: BlobStore, digest: Digest, size: u64) -> VerifiedRead {
+        let check = match blobs.record(&digest) {
+            Some(record) => Check::Record(record),
+            None => Check::Digest(Box::new((Digester::new(digest.algorithm()), PieceRecorder::default()))),
+        };
+        VerifiedRead { blobs, digest, size, pos: 0, end: size, check }
+    }
+
+    /// Bytes `start..end` of the `size`-byte blob `digest`.
+    pub fn range(blobs: BlobStore, digest: Digest, size: u64, start: u64, end: u64) -> VerifiedRead {
+        debug_assert!(start <= end && end <= size);
+        let check = blobs.record(&digest).map_or(Check::Unchecked, Check::Record);
+        VerifiedRead { blobs, digest, size, pos: start, end, check }
     }
 
     #[cfg(feature = "sim-mutants")]
     pub(crate) fn unverified(mut self) -> VerifiedRead {
-        self.verify = false;
+        self.check = Check::Unchecked;
         self
     }
 
-    /// The next piece of at most `max` bytes; `None` once the whole blob has
-    /// been handed out.
-    pub async fn next(&mut self, max: usize) -> std::result::Result<Option<Bytes>, ReadError> {
-        let pos = self.digester.len();
-        if pos >= self.size {
+    /// The `verified-once` mutant: a blob with a record is served as
+    /// stored, as if having been verified once proved it forever.
+    #[cfg(feature = "sim-mutants")]
+    pub(crate) fn trusting_records(mut self) -> VerifiedRead {
+        if matches!(self.check, Check::Record(_)) {
+            self.check = Check::Unchecked;
+        }
+        self
+    }
+
+    /// The next piece, at most [`PIECE_BYTES`]; `None` once the read is
+    /// done.
+    pub async fn next(&mut self) -> std::result::Result<Option<Bytes>, ReadError> {
+        if self.pos >= self.end {
             return Ok(None);
         }
-        let want = usize::try_from(self.size - pos).unwrap_or(usize::MAX).min(max);
-        let piece = self.blobs.read_at(&self.digest, pos, want).await?;
-        if piece.is_empty() {
-            return Err(ReadError::Short(self.digest.clone(), pos));
+        let piece = PIECE_BYTES as u64;
+        let (index, at) = (self.pos / piece, self.pos % piece);
+        let out = match &self.check {
+            Check::Unchecked => {
+                let want = usize::try_from(self.end - self.pos).unwrap_or(usize::MAX).min(PIECE_BYTES);
+                self.blobs.read_at(&self.digest, self.pos, want).await?
+            }
+            Check::Record(record) => {
+                let record = record.clone();
+                let bytes = self.read_piece(index).await?;
+                if !record.holds(index as usize, &bytes) {
+                    report_damage(&self.digest, self.size);
+                    return Err(ReadError::Damaged(self.digest.clone()));
+                }
+                let upto = (self.end - index * piece).min(bytes.len() as u64);
+                bytes.slice(at as usize..upto as usize)
+            }
+            Check::Digest(_) => {
+                let bytes = self.read_piece(index).await?;
+                self.hash(&bytes).await?;
+                bytes
+            }
+        };
+        if out.is_empty() {
+            return Err(ReadError::Short(self.digest.clone(), self.pos));
         }
-        self.digester.update(&piece);
-        if self.verify && self.digester.len() >= self.size && self.digester.clone().finish() != self.digest {
-            report_damage(&self.digest, self.digester.len());
+        self.pos += out.len() as u64;
+        Ok(Some(out))
+    }
+
+    /// Feeds the digest check one piece; at the last, confirms the digest
+    /// and keeps the record of the pieces.
+    async fn hash(&mut self, bytes: &Bytes) -> std::result::Result<(), ReadError> {
+        let Check::Digest(state) = &mut self.check else { return Ok(()) };
+        let (digester, recorder) = &mut **state;
+        recorder.piece(bytes.clone());
+        digester.update(bytes);
+        if digester.len() < self.size {
+            return Ok(());
+        }
+        if digester.clone().finish() != self.digest {
+            report_damage(&self.digest, digester.len());
             return Err(ReadError::Damaged(self.digest.clone()));
         }
-        Ok(Some(piece))
+        if let Check::Digest(state) = std::mem::replace(&mut self.check, Check::Unchecked)
+            && let Some(record) = state.1.finish(self.size).await
+        {
+            self.blobs.records.insert(&self.digest, record);
+        }
+        Ok(())
+    }
+
+    /// Piece `index`, whole: short only if storage holds less than the
+    /// blob's size.
+    async fn read_piece(&self, index: u64) -> std::result::Result<Bytes, ReadError> {
+        let from = index * PIECE_BYTES as u64;
+        let want = usize::try_from(self.size - from).unwrap_or(usize::MAX).min(PIECE_BYTES);
+        let bytes = self.blobs.read_at(&self.digest, from, want).await?;
+        if bytes.len() < want {
+            return Err(ReadError::Short(self.digest.clone(), from + bytes.len() as u64));
+        }
+        Ok(bytes)
     }
 }

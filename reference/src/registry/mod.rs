@@ -4,6 +4,7 @@
 
 pub mod blob_store;
 pub mod blob_writer;
+pub mod bounded_cache;
 pub mod catalog;
 pub mod error;
 pub mod gc;
@@ -12,6 +13,7 @@ pub mod listener;
 pub mod manifest_cache;
 pub mod manifest_store;
 pub mod paths;
+pub mod piece_record;
 pub mod purge;
 pub mod referrers;
 pub mod repository;

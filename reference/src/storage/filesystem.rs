@@ -114,20 +114,13 @@ impl StorageDriver for FilesystemDriver {
         // One trip to the blocking pool per piece (open and positioned
         // reads), not one per step as `tokio::fs` takes them.
         let read = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
-            use std::os::unix::fs::FileExt as _;
-            let f = std::fs::File::open(&full)?;
+            use std::io::{Read as _, Seek as _};
+            let mut f = std::fs::File::open(&full)?;
             let want = usize::try_from(f.metadata()?.len().saturating_sub(offset)).unwrap_or(usize::MAX).min(max);
-            let mut buf = vec![0; want];
-            let mut got = 0;
-            while got < want {
-                match f.read_at(&mut buf[got..], offset + got as u64) {
-                    Ok(0) => break,
-                    Ok(n) => got += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            buf.truncate(got);
+            f.seek(std::io::SeekFrom::Start(offset))?;
+            // Into spare capacity: no zeroing a buffer about to be filled.
+            let mut buf = Vec::with_capacity(want);
+            f.take(want as u64).read_to_end(&mut buf)?;
             Ok(buf)
         })
         .await

@@ -33,6 +33,20 @@ pub fn scenario() -> Scenario {
     }
 }
 
+/// The same damage after both instances have read every blob whole: their
+/// later reads go by the piece hashes those reads recorded, ranges too.
+pub fn after_pull_scenario() -> Scenario {
+    Scenario {
+        name: "rot-after-pull",
+        description: "blobs read whole on both instances (recording their pieces), then damaged behind their backs and pulled whole and in ranges",
+        origin: "a cache of digests already verified serves whatever storage holds later; drydock#15: reads after the first check every piece against the hashes it recorded",
+        mutant: Mutant::VerifiedOnce,
+        catch_within: 5,
+        run: run_after_pull,
+        generated_ops: None,
+    }
+}
+
 /// A small blob (read whole and checked before answering) and a large one
 /// (checked as it streams).
 fn blobs(seed: u64) -> Vec<Vec<u8>> {
@@ -80,6 +94,36 @@ async fn push(client: &Client, host: &str, data: &[u8]) -> bool {
 }
 
 fn run(cfg: &RunConfig) -> Vec<String> {
+    run_world(cfg, false)
+}
+
+/// Asks for one of three seeded parts of `data` (together, every byte);
+/// what is wrong with the answer, if anything. A range is not the universal
+/// oracle's to judge: the genuine bytes are compared here.
+async fn pull_part(client: &Client, host: &str, data: &[u8], seed: u64, part: usize) -> Option<String> {
+    let d = Digest::of(Algorithm::Sha256, data);
+    let len = data.len() as u64;
+    let cut = |k: u64| (seed.wrapping_mul(2_654_435_761).wrapping_add(k * 977) % (len / 3)) + k * len / 3;
+    let bounds = [0, cut(1), cut(2), len];
+    let (first, last) = (bounds[part] as usize, bounds[part + 1] as usize - 1);
+    let range = format!("bytes={first}-{last}");
+    let path = format!("/v2/{REPO}/blobs/{d}");
+    match client.send(host, Method::GET, &path, &[("Range", &range)], vec![]).await {
+        Ok(r) if r.status == 206 && r.body[..] != data[first..=last] => {
+            Some(format!("{host} served {range} of {d} unlike the blob's bytes"))
+        }
+        _ => None,
+    }
+}
+
+fn run_after_pull(cfg: &RunConfig) -> Vec<String> {
+    run_world(cfg, true)
+}
+
+/// With `after_pull`, the damage waits until each instance has served each
+/// blob whole, the puller also asks for ranges, and the repair waits until
+/// every byte of every blob was asked of every instance after the damage.
+fn run_world(cfg: &RunConfig, after_pull: bool) -> Vec<String> {
     let violations: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut sim = crate::builder(cfg.seed).build();
     let storage = cfg.storage(StorageFaults { max_latency: Duration::from_millis(2), ..Default::default() });
@@ -90,10 +134,14 @@ fn run(cfg: &RunConfig) -> Vec<String> {
     let contents = blobs(cfg.seed);
     let pushed = Arc::new(AtomicBool::new(false));
     let repaired = Arc::new(AtomicBool::new(false));
+    let warmed = Arc::new(AtomicBool::new(!after_pull));
+    let damaged = Arc::new(AtomicBool::new(false));
+    let swept = Arc::new(AtomicBool::new(!after_pull));
     {
         let client = Client::new("pusher", cfg.trace.clone());
-        let (contents, pushed, repaired, storage, v) =
-            (contents.clone(), pushed.clone(), repaired.clone(), storage.clone(), violations.clone());
+        let (contents, pushed, repaired, warmed, storage, v) =
+            (contents.clone(), pushed.clone(), repaired.clone(), warmed.clone(), storage.clone(), violations.clone());
+        let (damaged, swept) = (damaged.clone(), swept.clone());
         let (seed, trace) = (cfg.seed, cfg.trace.clone());
         sim.client("pusher", async move {
             for data in &contents {
@@ -103,6 +151,9 @@ fn run(cfg: &RunConfig) -> Vec<String> {
                 }
             }
             pushed.store(true, Ordering::Relaxed);
+            while !warmed.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
             // The damage, at a seeded moment while the puller reads.
             tokio::time::sleep(Duration::from_millis(5 + seed % 30)).await;
             for (i, data) in contents.iter().enumerate() {
@@ -111,7 +162,11 @@ fn run(cfg: &RunConfig) -> Vec<String> {
                 trace.record("chaos", format!("fault: the stored bytes of {d} are {how}"));
                 storage.contents().put_content(&blob_path(&d), Bytes::from(bad)).await.map_err(|e| e.to_string())?;
             }
+            damaged.store(true, Ordering::Relaxed);
             tokio::time::sleep(Duration::from_millis(40)).await;
+            while !swept.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
             // The genuine bytes again, through the other instance: a repair.
             for data in &contents {
                 if !push(&client, "r2", data).await {
@@ -141,16 +196,63 @@ fn run(cfg: &RunConfig) -> Vec<String> {
     {
         // Pulls throughout; the ledger checks every byte served.
         let client = Client::new("puller", cfg.trace.clone());
-        let (contents, pushed, repaired) = (contents.clone(), pushed.clone(), repaired.clone());
+        let (contents, pushed, repaired, warmed, v) =
+            (contents.clone(), pushed.clone(), repaired.clone(), warmed.clone(), violations.clone());
+        let (damaged, swept) = (damaged.clone(), swept.clone());
+        let seed = cfg.seed;
         sim.client("puller", async move {
             while !pushed.load(Ordering::Relaxed) {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
+            if !warmed.load(Ordering::Relaxed) {
+                for host in HOSTS {
+                    for data in &contents {
+                        let d = Digest::of(Algorithm::Sha256, data);
+                        let path = format!("/v2/{REPO}/blobs/{d}");
+                        let mut served = false;
+                        for _ in 0..20 {
+                            if let Ok(r) = client.send(host, Method::GET, &path, &[], vec![]).await
+                                && r.status == 200
+                            {
+                                served = true;
+                                break;
+                            }
+                        }
+                        if !served {
+                            v.lock().unwrap().push(format!("{host} never served {d} whole before the damage"));
+                        }
+                    }
+                }
+                warmed.store(true, Ordering::Relaxed);
+            }
             let mut i = 0usize;
             while !repaired.load(Ordering::Relaxed) && i < 200 {
+                if damaged.load(Ordering::Relaxed) && !swept.load(Ordering::Relaxed) {
+                    // Every blob from every host, whole and in parts.
+                    for host in HOSTS {
+                        for data in &contents {
+                            let d = Digest::of(Algorithm::Sha256, data);
+                            let _ = client.send(host, Method::GET, &format!("/v2/{REPO}/blobs/{d}"), &[], vec![]).await;
+                            for part in 0..3 {
+                                if let Some(bad) = pull_part(&client, host, data, seed, part).await {
+                                    v.lock().unwrap().push(bad);
+                                }
+                            }
+                        }
+                    }
+                    swept.store(true, Ordering::Relaxed);
+                }
                 let data = &contents[i % contents.len()];
-                let d = Digest::of(Algorithm::Sha256, data);
-                let _ = client.send(HOSTS[i % 2], Method::GET, &format!("/v2/{REPO}/blobs/{d}"), &[], vec![]).await;
+                // Every blob from every host in turn.
+                let host = HOSTS[(i / contents.len()) % 2];
+                if after_pull && i % 3 == 2 {
+                    if let Some(bad) = pull_part(&client, host, data, seed, (i / 3) % 3).await {
+                        v.lock().unwrap().push(bad);
+                    }
+                } else {
+                    let d = Digest::of(Algorithm::Sha256, data);
+                    let _ = client.send(host, Method::GET, &format!("/v2/{REPO}/blobs/{d}"), &[], vec![]).await;
+                }
                 tokio::time::sleep(Duration::from_millis(3)).await;
                 i += 1;
             }

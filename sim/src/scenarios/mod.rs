@@ -49,6 +49,9 @@ pub enum Mutant {
     /// A manifest in an instance's in-memory cache is served without
     /// checking that the repository still links it.
     CachedManifestSkipsLink,
+    /// A blob read whole once is served later without checking its pieces
+    /// against the hashes that read recorded.
+    VerifiedOnce,
     /// No planted bug: the scenario guards invariants of the real server only.
     None,
 }
@@ -69,6 +72,7 @@ impl Mutant {
             Mutant::ServeUnverified => "serve-unverified",
             Mutant::CatalogSkipsBelowLast => "catalog-skips-below-last",
             Mutant::CachedManifestSkipsLink => "cached-manifest-skips-link",
+            Mutant::VerifiedOnce => "verified-once",
             Mutant::None => "none",
         }
     }
@@ -129,6 +133,7 @@ pub fn all() -> Vec<Scenario> {
         gc_race::scenario(),
         interleavings::scenario(),
         bit_rot::scenario(),
+        bit_rot::after_pull_scenario(),
         catalog_walk::scenario(),
     ]
 }
