@@ -7,6 +7,7 @@
 //! leaves the old object or the new one. Not used by the simulator (which
 //! injects its own storage), so tokio's blocking-pool file I/O is fine here.
 
+use super::cached_read::Cached;
 use super::{FileInfo, Result, StorageDriver, StorageError, check_path};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -69,7 +70,11 @@ impl StorageDriver for FilesystemDriver {
 
     async fn get_content(&self, path: &str) -> Result<Bytes> {
         let full = self.full(path)?;
-        tokio::fs::read(&full).await.map(Bytes::from).map_err(io_err(path))
+        match super::cached_read::read(&full) {
+            Some(Cached::Content(content)) => Ok(Bytes::from(content)),
+            Some(Cached::NotFound) => Err(StorageError::NotFound(path.to_owned())),
+            None => tokio::fs::read(&full).await.map(Bytes::from).map_err(io_err(path)),
+        }
     }
 
     async fn put_content(&self, path: &str, content: Bytes) -> Result<()> {

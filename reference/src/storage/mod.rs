@@ -19,6 +19,7 @@
 //! - `delete` removes an object or a whole subtree; deleting nothing is
 //!   `NotFound`.
 
+mod cached_read;
 mod filesystem;
 mod inmemory;
 pub mod instrumented;
