@@ -221,7 +221,7 @@ impl VerifiedRead {
     async fn hash(&mut self, bytes: &Bytes) -> std::result::Result<(), ReadError> {
         let Check::Digest(state) = &mut self.check else { return Ok(()) };
         let (digester, recorder) = &mut **state;
-        recorder.piece(bytes.clone());
+        recorder.piece(bytes.clone()).await;
         digester.update(bytes);
         if digester.len() < self.size {
             return Ok(());

@@ -16,6 +16,7 @@
 use super::bounded_cache::BoundedCache;
 use bytes::Bytes;
 use drydock_spec::Digest;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// Bytes per piece: reads of a blob with a record go piece by piece.
@@ -47,41 +48,58 @@ fn piece_hash(bytes: &[u8]) -> [u8; 32] {
     *blake3::hash(bytes).as_bytes()
 }
 
+/// Pieces a recorder may have waiting for their hash at once: what the
+/// record costs a download in memory, at most.
+pub const HASHES_IN_FLIGHT: usize = 4;
+
 /// Builds a record from a read that goes through the blob in order, whole
 /// pieces at a time. Each piece is hashed in a task of its own, beside the
-/// reader's SHA-256 (on another core when the runtime has one).
+/// reader's SHA-256 (on another core when the runtime has one), at most
+/// [`HASHES_IN_FLIGHT`] at a time.
 #[derive(Debug, Default)]
 pub struct PieceRecorder {
     size: u64,
-    pieces: Vec<tokio::task::JoinHandle<[u8; 32]>>,
-    /// Set once a piece came that was not whole (only the last may be).
+    hashed: Vec<[u8; 32]>,
+    hashing: VecDeque<tokio::task::JoinHandle<[u8; 32]>>,
+    /// Set once a piece came that was not whole (only the last may be), or
+    /// a hash was lost: no record.
     ended: bool,
+    broken: bool,
 }
 
 impl PieceRecorder {
     /// Takes the next piece. A read that does not go piece by piece makes
     /// no record.
-    pub fn piece(&mut self, bytes: Bytes) {
-        if self.ended || bytes.len() > PIECE_BYTES {
-            self.ended = true;
-            self.pieces.clear();
+    pub async fn piece(&mut self, bytes: Bytes) {
+        if self.broken || self.ended || bytes.len() > PIECE_BYTES {
+            self.broken = true;
+            self.hashing.clear();
             return;
         }
         self.ended = bytes.len() < PIECE_BYTES;
         self.size += bytes.len() as u64;
-        self.pieces.push(tokio::spawn(async move { piece_hash(&bytes) }));
+        while self.hashing.len() >= HASHES_IN_FLIGHT {
+            self.settle_oldest().await;
+        }
+        self.hashing.push_back(tokio::spawn(async move { piece_hash(&bytes) }));
+    }
+
+    async fn settle_oldest(&mut self) {
+        if let Some(task) = self.hashing.pop_front() {
+            match task.await {
+                Ok(hash) => self.hashed.push(hash),
+                Err(_) => self.broken = true,
+            }
+        }
     }
 
     /// The record, once every piece of a `size`-byte blob was taken.
-    pub async fn finish(self, size: u64) -> Option<PieceRecord> {
-        if self.size != size || self.pieces.len() != pieces_in(size) {
-            return None;
+    pub async fn finish(mut self, size: u64) -> Option<PieceRecord> {
+        while !self.hashing.is_empty() {
+            self.settle_oldest().await;
         }
-        let mut pieces = Vec::with_capacity(self.pieces.len());
-        for hashed in self.pieces {
-            pieces.push(hashed.await.ok()?);
-        }
-        Some(PieceRecord { size, pieces })
+        let whole = !self.broken && self.size == size && self.hashed.len() == pieces_in(size);
+        whole.then_some(PieceRecord { size, pieces: self.hashed })
     }
 }
 
@@ -115,7 +133,9 @@ mod tests {
 
     async fn record_of(data: &[u8]) -> Option<PieceRecord> {
         let mut recorder = PieceRecorder::default();
-        data.chunks(PIECE_BYTES).for_each(|p| recorder.piece(Bytes::copy_from_slice(p)));
+        for p in data.chunks(PIECE_BYTES) {
+            recorder.piece(Bytes::copy_from_slice(p)).await;
+        }
         recorder.finish(data.len() as u64).await
     }
 
@@ -139,11 +159,11 @@ mod tests {
         let data = Bytes::from(vec![7u8; PIECE_BYTES + 1]);
         assert!(record_of(&data).await.is_some());
         let mut short = PieceRecorder::default();
-        short.piece(data.slice(..PIECE_BYTES));
+        short.piece(data.slice(..PIECE_BYTES)).await;
         assert!(short.finish(data.len() as u64).await.is_none(), "a piece missing");
         let mut uneven = PieceRecorder::default();
-        uneven.piece(data.slice(..10));
-        uneven.piece(data.slice(10..));
+        uneven.piece(data.slice(..10)).await;
+        uneven.piece(data.slice(10..)).await;
         assert!(uneven.finish(data.len() as u64).await.is_none(), "not cut at piece boundaries");
     }
 }
