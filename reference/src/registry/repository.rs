@@ -212,7 +212,7 @@ impl Repository<'_> {
         let size = self.registry.layers.size(&self.name, digest).await?.ok_or_else(unknown)?;
         #[cfg(feature = "sim-mutants")]
         if self.registry.mutants.serve_unverified()
-            || (self.trusts_records() && self.registry.blobs.record(digest).is_some())
+            || (self.registry.mutants.verified_once() && self.registry.blobs.record(digest).is_some())
         {
             let content =
                 if size <= VERIFY_WHOLE_MAX { Some(self.registry.blobs.get_unverified(digest).await?) } else { None };
@@ -246,14 +246,6 @@ impl Repository<'_> {
     pub fn read_range(&self, blob: &Blob, start: u64, end: u64) -> VerifiedRead {
         let read = VerifiedRead::range(self.registry.blobs.clone(), blob.digest.clone(), blob.size, start, end);
         self.mutated(read)
-    }
-
-    /// Whether the `verified-once` mutant is on.
-    fn trusts_records(&self) -> bool {
-        #[cfg(feature = "sim-mutants")]
-        return self.registry.mutants.verified_once();
-        #[cfg(not(feature = "sim-mutants"))]
-        false
     }
 
     #[cfg_attr(not(feature = "sim-mutants"), allow(clippy::unused_self))]
