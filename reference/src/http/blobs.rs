@@ -10,8 +10,9 @@ use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::{Frame, Incoming};
 
-/// Verified pieces (of [`crate::registry::piece_record::PIECE_BYTES`]: the
-/// download's memory, whatever the blob's size) a download may hold ready beyond the one being written.
+/// Verified pieces (of [`crate::registry::piece_record::PIECE_BYTES`]) a
+/// download may hold ready beyond the one being written: its memory,
+/// whatever the blob's size.
 pub const PULL_READ_AHEAD: usize = 2;
 
 pub(crate) fn parse_digest(s: &str) -> Result<Digest, RegistryError> {
@@ -103,10 +104,10 @@ pub(crate) async fn get(ctx: &Ctx<'_>, digest: &str, req: &Request<Incoming>, wi
 }
 
 /// The blob or a range of it, checked as it goes (see [`VerifiedRead`]): a
-/// damaged blob's download is cut short. Reading and checking run in a task of their own,
-/// [`PULL_READ_AHEAD`] pieces ahead of the connection, so the hash of one
-/// piece overlaps the socket write of the one before (on another core when
-/// the runtime has one). The pieces in flight are the download's memory.
+/// damaged blob's download is cut short. Reading and checking run in a task
+/// of their own, [`PULL_READ_AHEAD`] pieces ahead of the connection, so the
+/// hash of one piece overlaps the socket write of the one before (on another
+/// core when the runtime has one).
 fn stream_verified(read: VerifiedRead) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel(PULL_READ_AHEAD);
     tokio::spawn(async move {
