@@ -20,6 +20,7 @@ struct Flags {
     catalog_skips_below_last: AtomicBool,
     cached_manifest_skips_link: AtomicBool,
     verified_once: AtomicBool,
+    adopt_segments_unverified: AtomicBool,
 }
 
 impl Mutants {
@@ -87,6 +88,18 @@ impl Mutants {
     /// damage after the first read reaches clients.
     pub fn verified_once(&self) -> bool {
         self.0.verified_once.load(Ordering::Relaxed)
+    }
+
+    /// Copy an object store's sealed upload segments into the blob store
+    /// without checking them against the digest (trusting the commit's
+    /// claim, as a server-side copy would): a wrong digest stores bytes
+    /// under it.
+    pub fn adopt_segments_unverified(&self) -> bool {
+        self.0.adopt_segments_unverified.load(Ordering::Relaxed)
+    }
+
+    pub fn set_adopt_segments_unverified(&self, on: bool) {
+        self.0.adopt_segments_unverified.store(on, Ordering::Relaxed);
     }
 
     pub fn set_verified_once(&self, on: bool) {

@@ -7,7 +7,7 @@ mod common;
 
 use bytes::Bytes;
 use common::{Reply, push_blob, send, send_body, start};
-use drydock_reference::storage::{FilesystemDriver, InMemoryDriver, StorageDriver};
+use drydock_reference::storage::{Capabilities, FilesystemDriver, InMemoryDriver, StorageDriver};
 use drydock_spec::{Algorithm, Digest};
 use http::{Method, StatusCode};
 use http_body_util::StreamBody;
@@ -29,9 +29,14 @@ struct World {
     storage: Arc<dyn StorageDriver>,
 }
 
-/// Each driver (in-memory, filesystem), with one instance and with two
+/// Each driver (in-memory, filesystem, in-memory as an object store with
+/// and without conditional writes), with one instance and with two
 /// instances sharing the storage (and the upload secret).
 async fn instances(test: &str) -> Vec<World> {
+    // No append, no rename: uploads kept as segments.
+    let objects = |conditional_writes| -> Arc<dyn StorageDriver> {
+        Arc::new(InMemoryDriver::with_capabilities(Capabilities { appends: false, conditional_writes }))
+    };
     let disk = |n: u32| -> Arc<dyn StorageDriver> {
         let dir = std::env::temp_dir().join(format!("drydock-races-{}-{test}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -42,6 +47,8 @@ async fn instances(test: &str) -> Vec<World> {
         ("inmemory, 2 instances", Arc::new(InMemoryDriver::new()), true),
         ("filesystem", disk(1), false),
         ("filesystem, 2 instances", disk(2), true),
+        ("object store, 2 instances", objects(true), true),
+        ("object store without conditional writes, 2 instances", objects(false), true),
     ];
     let mut out = Vec::new();
     for (seed, (name, storage, two)) in (11..).zip(worlds) {

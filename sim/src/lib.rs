@@ -20,6 +20,7 @@ pub mod storage;
 pub mod trace;
 
 pub use scenarios::{Mutant, RunConfig, Scenario};
+pub use storage::StorageModel;
 
 use drydock_reference::notifications::EndpointConfig;
 use std::sync::Arc;
@@ -100,6 +101,9 @@ pub struct Outcome {
     /// Operations per client, when the run was shrunk (or asked) to fewer
     /// than the scenario's own number.
     pub budget: Option<usize>,
+    /// The backend a replay must ask for: `Files` for the default, and for
+    /// a scenario with a backend of its own (its name says which).
+    pub storage: StorageModel,
     pub violations: Vec<String>,
     pub fingerprint: String,
     pub trace: Vec<String>,
@@ -114,8 +118,12 @@ impl Outcome {
     pub fn replay_command(&self) -> String {
         let mutant = if self.mutant { " --mutant" } else { "" };
         let budget = self.budget.map(|b| format!(" --budget {b}")).unwrap_or_default();
+        let storage = match self.storage {
+            StorageModel::Files => String::new(),
+            other => format!(" --storage {}", other.name()),
+        };
         format!(
-            "drydock sim run --scenario {} --seeds {}..{}{mutant}{budget} --trace",
+            "drydock sim run --scenario {} --seeds {}..{}{mutant}{budget}{storage} --trace",
             self.scenario,
             self.seed,
             self.seed + 1
@@ -154,22 +162,30 @@ fn watch_panics() {
 
 /// Runs one `(scenario, seed)`.
 pub fn run(scenario: &Scenario, seed: u64, mutant: bool) -> Outcome {
-    run_with_budget(scenario, seed, mutant, None)
+    run_with_budget(scenario, seed, mutant, None, StorageModel::Files)
 }
 
 /// The shortest replay of a failing run of a generated scenario: the same
 /// seed with the fewest operations per client that still fails (each
 /// client's operations are a prefix of the full run's). `None` if the
 /// scenario is not generated or the seed passes.
-pub fn shrink(scenario: &Scenario, seed: u64, mutant: bool) -> Option<Outcome> {
+pub fn shrink(scenario: &Scenario, seed: u64, mutant: bool, storage: StorageModel) -> Option<Outcome> {
     let most = scenario.generated_ops?;
-    (1..=most).map(|budget| run_with_budget(scenario, seed, mutant, Some(budget))).find(|o| !o.passed())
+    (1..=most).map(|budget| run_with_budget(scenario, seed, mutant, Some(budget), storage)).find(|o| !o.passed())
 }
 
 /// Runs one `(scenario, seed)` with at most `budget` operations per client
-/// in a generated workload.
-pub fn run_with_budget(scenario: &Scenario, seed: u64, mutant: bool, budget: Option<usize>) -> Outcome {
-    let cfg = RunConfig { seed, mutant, mutant_kind: Some(scenario.mutant), budget, trace: trace::Trace::default() };
+/// in a generated workload, on `storage` (unless the scenario has its own).
+pub fn run_with_budget(
+    scenario: &Scenario,
+    seed: u64,
+    mutant: bool,
+    budget: Option<usize>,
+    storage: StorageModel,
+) -> Outcome {
+    let storage = scenario.storage.unwrap_or(storage);
+    let cfg =
+        RunConfig { seed, mutant, mutant_kind: Some(scenario.mutant), budget, storage, trace: trace::Trace::default() };
     watch_panics();
     PANICS.with(|p| *p.borrow_mut() = Some(Vec::new()));
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (scenario.run)(&cfg)));
@@ -186,6 +202,7 @@ pub fn run_with_budget(scenario: &Scenario, seed: u64, mutant: bool, budget: Opt
         seed,
         mutant,
         budget: budget.filter(|_| scenario.generated_ops.is_some()),
+        storage: if scenario.storage.is_some() { StorageModel::Files } else { storage },
         violations,
         fingerprint: cfg.trace.fingerprint(),
         trace: cfg.trace.lines(),

@@ -4,10 +4,13 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use drydock_reference::storage::{FileInfo, InMemoryDriver, Result, StorageDriver, StorageError};
+use drydock_reference::storage::{
+    Capabilities, FileInfo, InMemoryDriver, ObjectWriter, Result, StorageDriver, StorageError,
+};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -25,6 +28,12 @@ pub struct StorageFaults {
     /// An append lands in two steps, so a host that crashes mid-append
     /// leaves only a prefix of it (the write was never acknowledged).
     pub torn_appends: bool,
+    /// The backend is an object store (S3's model): no append, no atomic
+    /// rename (a copy, then a delete), so uploads are kept as segments.
+    pub objects: bool,
+    /// With `objects`: creating an object refuses to replace one (S3 and
+    /// others honour `If-None-Match`; some stores ignore it).
+    pub conditional_writes: bool,
     /// Mutant: a tag's `current/link` is replaced by delete-then-write.
     pub non_atomic_tags: bool,
     /// Mutant: deleting a tag's directory is acknowledged but not done.
@@ -38,15 +47,84 @@ pub struct StorageFaults {
     pub non_atomic_moves: bool,
 }
 
+/// The backend a run's storage behaves as.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StorageModel {
+    /// A filesystem: conditional append, atomic rename, create-only writes.
+    #[default]
+    Files,
+    /// S3 as AWS serves it today: no append, no rename (copy then delete),
+    /// conditional writes (`If-None-Match`) honoured.
+    S3,
+    /// An S3-compatible store that ignores conditional writes (Garage 2.5,
+    /// older MinIO and Ceph): a create replaces what is there.
+    S3Unconditional,
+}
+
+impl StorageModel {
+    pub const ALL: [StorageModel; 3] = [StorageModel::Files, StorageModel::S3, StorageModel::S3Unconditional];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageModel::Files => "files",
+            StorageModel::S3 => "s3",
+            StorageModel::S3Unconditional => "s3-unconditional",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<StorageModel> {
+        StorageModel::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// `faults` on this backend.
+    pub fn apply(self, faults: StorageFaults) -> StorageFaults {
+        match self {
+            StorageModel::Files => faults,
+            StorageModel::S3 => StorageFaults { objects: true, conditional_writes: true, ..faults },
+            StorageModel::S3Unconditional => StorageFaults { objects: true, conditional_writes: false, ..faults },
+        }
+    }
+}
+
 /// Bytes per piece when the non-atomic-move mutant copies an object.
 const MOVE_PIECE: usize = 8 << 10;
+
+type Created = Arc<Mutex<BTreeMap<String, tokio::time::Instant>>>;
+
+/// Notes when an object came into existence (overwrites keep the date).
+fn note_created(created: &Created, path: &str) {
+    created.lock().unwrap_or_else(|p| p.into_inner()).entry(path.to_owned()).or_insert_with(tokio::time::Instant::now);
+}
+
+/// A large object's writer whose commit counts as the object's creation.
+struct FaultyWriter {
+    inner: Box<dyn ObjectWriter>,
+    created: Option<(Created, String)>,
+}
+
+#[async_trait]
+impl ObjectWriter for FaultyWriter {
+    async fn write(&mut self, data: Bytes) -> Result<()> {
+        self.inner.write(data).await
+    }
+    async fn commit(self: Box<Self>) -> Result<u64> {
+        let size = self.inner.commit().await?;
+        if let Some((created, path)) = &self.created {
+            note_created(created, path);
+        }
+        Ok(size)
+    }
+    async fn abort(self: Box<Self>) {
+        self.inner.abort().await
+    }
+}
 
 pub struct FaultyStorage {
     inner: InMemoryDriver,
     faults: StorageFaults,
     rng: Mutex<ChaCha8Rng>,
     /// When each existing object was created (kept only under list lag).
-    created: Mutex<BTreeMap<String, tokio::time::Instant>>,
+    created: Created,
     /// Serialises torn appends.
     appending: tokio::sync::Mutex<()>,
     trace: Trace,
@@ -54,11 +132,18 @@ pub struct FaultyStorage {
 
 impl FaultyStorage {
     pub fn new(seed: u64, faults: StorageFaults, trace: Trace) -> FaultyStorage {
+        let inner = match faults.objects {
+            true => InMemoryDriver::with_capabilities(Capabilities {
+                appends: false,
+                conditional_writes: faults.conditional_writes,
+            }),
+            false => InMemoryDriver::new(),
+        };
         FaultyStorage {
-            inner: InMemoryDriver::new(),
+            inner,
             faults,
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0x0570_7a6e)),
-            created: Mutex::default(),
+            created: Created::default(),
             appending: tokio::sync::Mutex::new(()),
             trace,
         }
@@ -122,8 +207,7 @@ impl FaultyStorage {
     /// Notes when an object came into existence (overwrites keep the date).
     fn created(&self, path: &str) {
         if !self.faults.list_lag.is_zero() {
-            let mut created = self.created.lock().unwrap_or_else(|p| p.into_inner());
-            created.entry(path.to_owned()).or_insert_with(tokio::time::Instant::now);
+            note_created(&self.created, path);
         }
     }
 
@@ -141,6 +225,24 @@ impl FaultyStorage {
 impl StorageDriver for FaultyStorage {
     fn name(&self) -> &'static str {
         "sim"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn put_content_new(&self, path: &str, content: Bytes) -> Result<()> {
+        self.before("create", path).await?;
+        self.inner.put_content_new(path, content).await?;
+        self.created(path);
+        Ok(())
+    }
+
+    async fn writer(&self, path: &str) -> Result<Box<dyn ObjectWriter>> {
+        self.before("writer", path).await?;
+        let inner = self.inner.writer(path).await?;
+        let created = (!self.faults.list_lag.is_zero()).then(|| (self.created.clone(), path.to_owned()));
+        Ok(Box::new(FaultyWriter { inner, created }))
     }
 
     async fn get_content(&self, path: &str) -> Result<Bytes> {
@@ -213,6 +315,17 @@ impl StorageDriver for FaultyStorage {
 
     async fn rename(&self, from: &str, to: &str) -> Result<()> {
         self.before("rename", from).await?;
+        if self.faults.objects {
+            // An object store's move: copy, then delete. Between the two both
+            // exist, and a crash keeps both.
+            let content = self.inner.get_content(from).await?;
+            self.inner.put_content(to, content).await?;
+            self.created(to);
+            tokio::time::sleep(Duration::from_micros(200) + self.jitter(Duration::from_millis(1))).await;
+            self.inner.delete(from).await?;
+            self.removed(from);
+            return Ok(());
+        }
         if self.faults.non_atomic_moves {
             // Wrong on purpose: readers see the destination grow.
             let content = self.inner.get_content(from).await?;
@@ -240,6 +353,23 @@ impl StorageDriver for FaultyStorage {
         self.before("delete", path).await?;
         if self.faults.lost_tag_deletes && path.contains("/_manifests/tags/") {
             // Wrong on purpose: the tag survives its acknowledged delete.
+            return Ok(());
+        }
+        if self.faults.objects {
+            // An object store deletes a "directory" key by key: readers see
+            // it half gone while that runs.
+            let keys = self.inner.keys_under(path);
+            if keys.is_empty() {
+                return Err(StorageError::NotFound(path.to_owned()));
+            }
+            for key in keys {
+                match self.inner.delete(&key).await {
+                    Ok(()) => self.removed(&key),
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(e),
+                }
+                tokio::time::sleep(self.jitter(Duration::from_micros(400))).await;
+            }
             return Ok(());
         }
         self.inner.delete(path).await?;

@@ -2,7 +2,7 @@
 //! the real server, and every planted bug is caught within the number of
 //! seeds its scenario documents.
 
-use drydock_sim::{Mutant, run, scenarios};
+use drydock_sim::{Mutant, StorageModel, run, run_with_budget, scenarios};
 
 /// Seeds each scenario runs on the real server in the test suite.
 const SEEDS: u64 = 4;
@@ -27,6 +27,38 @@ fn every_scenario_is_deterministic_and_passes() {
     }
 }
 
+/// Every scenario on S3's models (uploads as segments, moves as copies,
+/// with and without conditional writes): deterministic, and the real server
+/// passes. (Mutants are bugs of one layout; each is caught on its own
+/// scenario's backend, below.)
+#[test]
+fn every_scenario_passes_on_the_object_store_models() {
+    for storage in [StorageModel::S3, StorageModel::S3Unconditional] {
+        for s in scenarios::all().into_iter().filter(|s| s.storage.is_none()) {
+            for seed in 0..SEEDS / 2 {
+                let a = run_with_budget(&s, seed, false, None, storage);
+                let b = run_with_budget(&s, seed, false, None, storage);
+                assert_eq!(
+                    a.fingerprint,
+                    b.fingerprint,
+                    "{} on {} seed {seed}: two runs differ",
+                    s.name,
+                    storage.name()
+                );
+                assert!(
+                    a.passed(),
+                    "{} on {} seed {seed} failed on the real server: {:?}\n{}",
+                    s.name,
+                    storage.name(),
+                    a.violations,
+                    a.trace.join("\n")
+                );
+                assert!(a.replay_command().contains(&format!("--storage {}", storage.name())));
+            }
+        }
+    }
+}
+
 #[test]
 fn every_planted_bug_is_caught() {
     for s in scenarios::all().into_iter().filter(|s| s.mutant != Mutant::None) {
@@ -40,14 +72,14 @@ fn a_generated_failure_shrinks_to_a_shorter_run_that_still_fails() {
     let s = drydock_sim::scenario("interleavings").unwrap();
     let seed = (0..s.catch_within).find(|&seed| !run(&s, seed, true).passed()).expect("the mutant is caught");
     let full = run(&s, seed, true);
-    let short = drydock_sim::shrink(&s, seed, true).expect("a failing generated run shrinks");
+    let short = drydock_sim::shrink(&s, seed, true, StorageModel::Files).expect("a failing generated run shrinks");
     assert!(!short.passed());
     let budget = short.budget.expect("a shrunk run records its budget");
     assert!(budget < s.generated_ops.unwrap(), "shrinking kept all {budget} operations");
     assert!(short.trace.len() < full.trace.len());
     assert!(short.replay_command().contains(&format!("--budget {budget}")));
     // The shrunk run replays exactly.
-    let again = drydock_sim::run_with_budget(&s, seed, true, Some(budget));
+    let again = run_with_budget(&s, seed, true, Some(budget), StorageModel::Files);
     assert_eq!(again.fingerprint, short.fingerprint);
 }
 
@@ -76,6 +108,7 @@ fn a_panicking_server_task_fails_the_run() {
         catch_within: 0,
         run: panicking_world,
         generated_ops: None,
+        storage: None,
     };
     let outcome = run(&s, 0, false);
     assert!(outcome.violations.iter().any(|v| v.contains("handler bug")), "{:?}", outcome.violations);

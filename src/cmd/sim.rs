@@ -41,7 +41,19 @@ enum Command {
         /// per client that still fail, and print that run's trace.
         #[arg(long)]
         shrink: bool,
+        /// The backend storage behaves as: `files` (append, atomic rename),
+        /// `s3` (no append, no rename, conditional writes honoured) or
+        /// `s3-unconditional` (conditional writes ignored).
+        #[arg(long, default_value = "files", value_parser = parse_storage)]
+        storage: drydock_sim::StorageModel,
     },
+}
+
+fn parse_storage(s: &str) -> Result<drydock_sim::StorageModel, String> {
+    drydock_sim::StorageModel::parse(s).ok_or_else(|| {
+        let names: Vec<_> = drydock_sim::StorageModel::ALL.iter().map(|m| m.name()).collect();
+        format!("no storage model {s:?}; one of {}", names.join(", "))
+    })
 }
 
 /// Width of the progress bar, in cells.
@@ -82,13 +94,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             for s in drydock_sim::scenarios::all() {
                 println!("{:<16} {}", s.name, s.description);
                 println!("{:<16} from: {}", "", s.origin);
+                let storage = match s.storage {
+                    Some(only) => format!("{} only", only.name()),
+                    None => {
+                        let names: Vec<_> = drydock_sim::StorageModel::ALL.iter().map(|m| m.name()).collect();
+                        names.join(", ")
+                    }
+                };
+                println!("{:<16} storage: {storage}", "");
                 if s.mutant != drydock_sim::Mutant::None {
                     println!("{:<16} catches: {} within {} seeds", "", s.mutant.name(), s.catch_within);
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { scenario, seeds, jobs, trace, mutant, budget, shrink } => {
+        Command::Run { scenario, seeds, jobs, trace, mutant, budget, shrink, storage } => {
             let s = drydock_sim::scenario(&scenario)
                 .with_context(|| format!("no scenario {scenario:?}; see `drydock sim list`"))?;
             let seeds = parse_seeds(&seeds)?;
@@ -108,7 +128,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                             if seed >= seeds.end {
                                 break;
                             }
-                            let outcome = drydock_sim::run_with_budget(&s, seed, mutant, budget);
+                            let outcome = drydock_sim::run_with_budget(&s, seed, mutant, budget, storage);
                             requests.fetch_add(
                                 outcome.trace.iter().filter(|l| l.contains(" -> ")).count(),
                                 Ordering::Relaxed,
@@ -143,7 +163,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     println!("    {v}");
                 }
                 println!("    replay: {}", f.replay_command());
-                if shrink && let Some(short) = drydock_sim::shrink(&s, f.seed, f.mutant) {
+                if shrink && let Some(short) = drydock_sim::shrink(&s, f.seed, f.mutant, storage) {
                     let ops = short.budget.unwrap_or_default();
                     println!("    shrunk to {ops} operations per client ({} trace lines):", short.trace.len());
                     for v in &short.violations {

@@ -4,7 +4,9 @@
 //! another until linked there.
 //!
 //! Invariant: a blob in the store hashes to its digest. Content enters only
-//! through [`BlobStore::adopt`] (bytes a commit sealed and verified) and
+//! through [`BlobStore::adopt`] (bytes a commit sealed and verified),
+//! [`BlobStore::adopt_segments`] (an object store's sealed upload, verified
+//! in the same pass that copies it) and
 //! [`BlobStore::put`] (small content hashed here), and adoption *replaces*
 //! what is there, so the next push of the genuine bytes repairs a blob
 //! damaged from outside. Reads re-check where it is cheap: content read
@@ -16,6 +18,7 @@
 
 use super::paths;
 use super::piece_record::{PIECE_BYTES, PIECE_RECORDS_BYTES, PieceRecord, PieceRecorder, PieceRecords};
+use super::upload_data::{SegmentList, read_segments};
 use crate::storage::{Result, StorageDriver};
 use bytes::Bytes;
 use drydock_spec::{Algorithm, Digest, Digester};
@@ -26,6 +29,8 @@ use std::time::SystemTime;
 /// served, so a damaged one is answered as missing. Larger ones are verified
 /// as they stream (see [`VerifiedRead`]).
 pub const VERIFY_WHOLE_MAX: u64 = 1 << 20;
+/// Bytes read per storage call when a segmented upload is copied in.
+const ADOPT_PIECE: usize = 4 << 20;
 
 #[derive(Clone)]
 pub struct BlobStore {
@@ -93,6 +98,58 @@ impl BlobStore {
     /// its repair if not.
     pub async fn adopt(&self, sealed: &str, d: &Digest) -> Result<()> {
         self.driver.rename(sealed, &paths::blob_data(d)).await
+    }
+
+    /// Copies a sealed segmented upload into place as `d`, hashing it on the
+    /// way, and publishes it (replacing whatever is there) only if it
+    /// hashes to `d`: the bytes checked are by construction the bytes
+    /// stored, with no rename to trust. Returns the size.
+    pub async fn adopt_segments(&self, list: &SegmentList, d: &Digest) -> super::error::Result<u64> {
+        self.copy_segments(list, d, true).await
+    }
+
+    /// Copies segments in without checking them: the
+    /// `adopt-segments-unverified` mutant.
+    #[cfg(feature = "sim-mutants")]
+    pub(crate) async fn adopt_segments_unverified(&self, list: &SegmentList, d: &Digest) -> super::error::Result<u64> {
+        self.copy_segments(list, d, false).await
+    }
+
+    async fn copy_segments(&self, list: &SegmentList, d: &Digest, verify: bool) -> super::error::Result<u64> {
+        let size = list.size();
+        let mut writer = self.driver.writer(&paths::blob_data(d)).await?;
+        let mut digester = Digester::new(d.algorithm());
+        let read = |at: u64| read_segments(self.driver.as_ref(), list, at, ADOPT_PIECE);
+        let mut next = if size > 0 { Some(read(0).await) } else { None };
+        while let Some(piece) = next.take() {
+            let piece = match piece {
+                Ok(piece) => piece,
+                Err(e) => {
+                    writer.abort().await;
+                    return Err(e);
+                }
+            };
+            digester.update(&piece);
+            let at = digester.len();
+            // The next piece is fetched while this one is written.
+            let (written, fetched) = if at < size {
+                let (w, r) = futures_util::future::join(writer.write(piece), read(at)).await;
+                (w, Some(r))
+            } else {
+                (writer.write(piece).await, None)
+            };
+            if let Err(e) = written {
+                writer.abort().await;
+                return Err(e.into());
+            }
+            next = fetched;
+        }
+        let actual = digester.finish();
+        if verify && actual != *d {
+            writer.abort().await;
+            return Err(super::error::RegistryError::DigestMismatch { expected: d.clone(), actual });
+        }
+        Ok(writer.commit().await?)
     }
 
     /// Records that `d` is wanted as of `now` (see `gc`).

@@ -1,9 +1,11 @@
 //! Blob uploads, spooled to the storage backend so that any instance sharing
 //! the storage can continue an upload another one started.
 //!
-//! Per upload: `data` (the bytes so far), `startedat` (RFC 3339) and
+//! Per upload: the bytes so far (`data`, or segments on an object store:
+//! see [`super::upload_data`]), `startedat` (RFC 3339) and
 //! `hashstates/<algorithm>/<offset>` (the digester state after `offset`
-//! bytes). The algorithm is the upload's, chosen when it starts (sha256
+//! bytes; not kept for segmented uploads, whose commit hashes the bytes as
+//! it copies them). The algorithm is the upload's, chosen when it starts (sha256
 //! unless the client asked for another, `?digest-algorithm=`); the caller
 //! names it on every write and commit (it travels in the signed upload
 //! state), so no request reads it back from storage.
@@ -27,6 +29,7 @@
 
 use super::error::{RegistryError, Result};
 use super::paths;
+use super::upload_data::{SegmentList, UploadData};
 use crate::storage::{StorageDriver, StorageError};
 use bytes::{Bytes, BytesMut};
 use drydock_spec::{Algorithm, Digest, Digester, RepositoryName};
@@ -87,6 +90,10 @@ pub enum Sealed {
     /// `path` holds exactly the `size` bytes whose digest was checked, and
     /// nothing can append to it: adopt it.
     Verified { path: String, size: u64 },
+    /// The sealed segments of an upload on an object store, not yet hashed:
+    /// they are verified as they are copied into the blob store, and
+    /// published there only if they hash to the digest.
+    Segments(SegmentList),
     /// An earlier attempt at this commit (one that failed after adopting,
     /// or one racing this one) already moved the bytes into the blob store,
     /// where they are `size` bytes long.
@@ -96,6 +103,7 @@ pub enum Sealed {
 #[derive(Clone)]
 pub struct BlobWriter {
     driver: Arc<dyn StorageDriver>,
+    data: UploadData,
     /// Bytes of [`UPLOAD_BUFFER_BUDGET`] not held by a request.
     memory: Arc<tokio::sync::Semaphore>,
 }
@@ -107,7 +115,11 @@ impl BlobWriter {
 
     /// A writer whose uploads together buffer at most `budget` bytes.
     pub fn with_budget(driver: Arc<dyn StorageDriver>, budget: usize) -> BlobWriter {
-        BlobWriter { driver, memory: Arc::new(tokio::sync::Semaphore::new(budget)) }
+        BlobWriter {
+            data: UploadData::new(driver.clone()),
+            driver,
+            memory: Arc::new(tokio::sync::Semaphore::new(budget)),
+        }
     }
 
     /// Bytes of the buffer budget free now.
@@ -121,7 +133,7 @@ impl BlobWriter {
         // `startedat` first: purge removes upload directories without one.
         let stamp = humantime::format_rfc3339_millis(now).to_string();
         self.driver.put_content(&paths::upload_started_at(repo, id), Bytes::from(stamp)).await?;
-        self.driver.put_content(&paths::upload_data(repo, id), Bytes::new()).await?;
+        self.data.create(repo, id).await?;
         Ok(UploadInfo { id: id.to_owned(), size: 0, started_at: now })
     }
 
@@ -145,10 +157,10 @@ impl BlobWriter {
     pub async fn status(&self, repo: &RepositoryName, id: &str) -> Result<UploadInfo> {
         let unknown = || RegistryError::UploadUnknown(id.to_owned());
         let started_at = self.started_at(repo, id).await?.ok_or_else(unknown)?;
-        let size = match self.driver.stat(&paths::upload_data(repo, id)).await {
-            Ok(info) => info.size,
-            Err(e) if e.is_not_found() => return Err(unknown()),
-            Err(e) => return Err(e.into()),
+        let size = match self.data.size(repo, id).await {
+            Ok(size) => size,
+            Err(RegistryError::Storage(e)) if e.is_not_found() => return Err(unknown()),
+            Err(e) => return Err(e),
         };
         Ok(UploadInfo { id: id.to_owned(), size, started_at })
     }
@@ -200,6 +212,19 @@ impl BlobWriter {
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let id = upload.id;
+        if self.data.segmented() {
+            match self.write(repo, upload, bounds, body).await {
+                Ok(_) => {}
+                // Sealed (or adopted) by an earlier or concurrent commit.
+                Err(RegistryError::UploadUnknown(_)) if self.started_at(repo, id).await?.is_some() => {}
+                Err(e) => return Err(e),
+            }
+            return match self.data.seal_segments(repo, id).await {
+                Ok(list) => Ok(Sealed::Segments(list)),
+                Err(RegistryError::UploadUnknown(_)) => self.adopted(repo, id, expected).await,
+                Err(e) => Err(e),
+            };
+        }
         let sealed = paths::upload_sealed(repo, id);
         match self.write(repo, upload, bounds, body).await {
             Ok(_) => match self.driver.rename(&paths::upload_data(repo, id), &sealed).await {
@@ -256,6 +281,10 @@ impl BlobWriter {
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let size = self.write(repo, upload, ChunkBounds::default(), body).await?;
+        if self.data.segmented() {
+            // The segments as they lie, unsealed.
+            return Ok(Sealed::Segments(self.data.segments(repo, upload.id).await?));
+        }
         let data = paths::upload_data(repo, upload.id);
         let actual = self.digest_of(repo, upload, &data, size, expected.algorithm()).await?;
         if &actual != expected {
@@ -265,12 +294,21 @@ impl BlobWriter {
         Ok(Sealed::Verified { path: data, size })
     }
 
+    /// Removes the upload. `startedat` goes first: from that moment the
+    /// upload is gone for every request (none acts on an upload without
+    /// one), even where the store removes the rest key by key.
     pub async fn cancel(&self, repo: &RepositoryName, id: &str) -> Result<()> {
+        let existed = match self.driver.delete(&paths::upload_started_at(repo, id)).await {
+            Ok(()) => true,
+            Err(e) if e.is_not_found() => false,
+            Err(e) => return Err(e.into()),
+        };
         match self.driver.delete(&paths::upload_dir(repo, id)).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.is_not_found() => Err(RegistryError::UploadUnknown(id.to_owned())),
-            Err(e) => Err(e.into()),
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
         }
+        if existed { Ok(()) } else { Err(RegistryError::UploadUnknown(id.to_owned())) }
     }
 
     /// Removes the upload if it is still there; a failure is logged and left
@@ -434,7 +472,7 @@ impl BlobWriter {
     async fn digester_at(&self, repo: &RepositoryName, upload: UploadRef<'_>, size: u64) -> Result<Digester> {
         match self.saved_state(repo, upload, size).await? {
             Some(d) => Ok(d),
-            None => self.rehash(upload.id, &paths::upload_data(repo, upload.id), size, upload.algorithm).await,
+            None => self.rehash(repo, upload.id, None, size, upload.algorithm).await,
         }
     }
 
@@ -466,17 +504,31 @@ impl BlobWriter {
         {
             return Ok(d.finish());
         }
-        Ok(self.rehash(upload.id, path, size, alg).await?.finish())
+        Ok(self.rehash(repo, upload.id, Some(path), size, alg).await?.finish())
     }
 
-    async fn rehash(&self, id: &str, path: &str, size: u64, alg: Algorithm) -> Result<Digester> {
+    /// Hashes the first `size` bytes of the upload's data, or of `sealed`.
+    async fn rehash(
+        &self,
+        repo: &RepositoryName,
+        id: &str,
+        sealed: Option<&str>,
+        size: u64,
+        alg: Algorithm,
+    ) -> Result<Digester> {
         let mut d = Digester::new(alg);
         while d.len() < size {
             let want = usize::try_from(size - d.len()).unwrap_or(usize::MAX).min(REHASH_CHUNK);
-            let chunk = match self.driver.read_at(path, d.len(), want).await {
+            let read = match sealed {
+                Some(path) => self.driver.read_at(path, d.len(), want).await.map_err(RegistryError::from),
+                None => self.data.read(repo, id, d.len(), want).await,
+            };
+            let chunk = match read {
                 Ok(chunk) => chunk,
-                Err(e) if e.is_not_found() => return Err(RegistryError::UploadUnknown(id.to_owned())),
-                Err(e) => return Err(e.into()),
+                Err(RegistryError::Storage(e)) if e.is_not_found() => {
+                    return Err(RegistryError::UploadUnknown(id.to_owned()));
+                }
+                Err(e) => return Err(e),
             };
             if chunk.is_empty() {
                 return Err(RegistryError::UploadInvalid(format!("upload {id} shrank while being read")));
@@ -492,23 +544,26 @@ impl BlobWriter {
 /// next one, so the body, the hash and the disk all keep moving; at most one
 /// append is under way, and appends stay in order at the size the one
 /// before them left.
+/// What an append left: the new size, and the hash of everything so far
+/// (if the upload is hashed as it arrives).
+type Appended = (u64, Option<Digester>);
+
 struct Spool<'a> {
     writer: &'a BlobWriter,
     repo: &'a RepositoryName,
     upload: UploadRef<'a>,
-    data: String,
     /// Bytes stored once the append under way (if any) is done.
     size: u64,
     /// The hash of those bytes; `None` until the first append needs it (an
-    /// empty body, a closing PUT, costs no state read or re-hash).
+    /// empty body, a closing PUT, costs no state read or re-hash), and
+    /// always for segmented uploads (their commit hashes what it copies).
     digester: Option<Digester>,
-    in_flight: Option<tokio::task::JoinHandle<Result<(u64, Digester)>>>,
+    in_flight: Option<tokio::task::JoinHandle<Result<Appended>>>,
 }
 
 impl<'a> Spool<'a> {
     fn new(writer: &'a BlobWriter, repo: &'a RepositoryName, upload: UploadRef<'a>, size: u64) -> Spool<'a> {
-        let data = paths::upload_data(repo, upload.id);
-        Spool { writer, repo, upload, data, size, digester: None, in_flight: None }
+        Spool { writer, repo, upload, size, digester: None, in_flight: None }
     }
 
     /// Starts appending `chunk` as soon as the append before it is done.
@@ -517,19 +572,22 @@ impl<'a> Spool<'a> {
     async fn append(&mut self, chunk: Bytes, held: Option<tokio::sync::OwnedSemaphorePermit>) -> Result<()> {
         self.settle().await?;
         let mut digester = match self.digester.take() {
-            Some(d) => d,
-            None => self.writer.digester_at(self.repo, self.upload, self.size).await?,
+            Some(d) => Some(d),
+            None if self.writer.data.segmented() => None,
+            None => Some(self.writer.digester_at(self.repo, self.upload, self.size).await?),
         };
-        let (driver, id, data, offset) =
-            (self.writer.driver.clone(), self.upload.id.to_owned(), self.data.clone(), self.size);
+        let (data, repo, id, offset) =
+            (self.writer.data.clone(), self.repo.clone(), self.upload.id.to_owned(), self.size);
         self.in_flight = Some(tokio::spawn(async move {
             let hashed = async {
-                digester.update(&chunk);
+                if let Some(d) = digester.as_mut() {
+                    d.update(&chunk);
+                }
             };
             // The write is handed to the driver first, then the hash runs
             // while it proceeds.
             let (written, ()) =
-                futures_util::future::join(append_at(&*driver, &id, &data, offset, chunk.clone()), hashed).await;
+                futures_util::future::join(data.append(&repo, &id, offset, chunk.clone()), hashed).await;
             drop(held);
             Ok((written?, digester))
         }));
@@ -539,27 +597,12 @@ impl<'a> Spool<'a> {
     /// Waits for the append under way, if any.
     async fn settle(&mut self) -> Result<()> {
         let Some(task) = self.in_flight.take() else { return Ok(()) };
-        let joined =
-            task.await.map_err(|e| StorageError::Io { path: self.data.clone(), source: std::io::Error::other(e) })?;
+        let path = paths::upload_dir(self.repo, self.upload.id);
+        let joined = task.await.map_err(|e| StorageError::Io { path, source: std::io::Error::other(e) })?;
         let (size, digester) = joined?;
         self.size = size;
-        self.digester = Some(digester);
+        self.digester = digester;
         Ok(())
-    }
-}
-
-/// Appends at `offset` only. If another request appended meanwhile, this
-/// one's bytes no longer continue the upload: nothing is written and the
-/// client learns the real size (416). If the upload was sealed or removed
-/// meanwhile, it is gone for this request too.
-async fn append_at(driver: &dyn StorageDriver, id: &str, data: &str, offset: u64, bytes: Bytes) -> Result<u64> {
-    match driver.append(data, offset, bytes).await {
-        Ok(size) => Ok(size),
-        Err(StorageError::SizeMismatch { actual, .. }) => {
-            Err(RegistryError::RangeMismatch { requested: offset, stored: actual })
-        }
-        Err(e) if e.is_not_found() => Err(RegistryError::UploadUnknown(id.to_owned())),
-        Err(e) => Err(e.into()),
     }
 }
 

@@ -171,6 +171,15 @@ mod tests {
         fn name(&self) -> &'static str {
             "counting"
         }
+        fn capabilities(&self) -> crate::storage::Capabilities {
+            self.0.capabilities()
+        }
+        async fn put_content_new(&self, p: &str, b: Bytes) -> crate::storage::Result<()> {
+            self.0.put_content_new(p, b).await
+        }
+        async fn writer(&self, p: &str) -> crate::storage::Result<Box<dyn crate::storage::ObjectWriter>> {
+            self.0.writer(p).await
+        }
         async fn get_content(&self, p: &str) -> crate::storage::Result<Bytes> {
             self.0.get_content(p).await
         }

@@ -18,6 +18,7 @@ pub mod purge;
 pub mod referrers;
 pub mod repository;
 pub mod tag_store;
+pub mod upload_data;
 pub mod upload_token;
 pub mod validation;
 

@@ -81,6 +81,26 @@ pub fn upload_sealed(repo: &RepositoryName, id: &str) -> String {
     format!("{}/sealed", upload_dir(repo, id))
 }
 
+/// Where a segmented upload (see `upload_data`) keeps its segments.
+pub fn upload_segments(repo: &RepositoryName, id: &str) -> String {
+    format!("{}/segments", upload_dir(repo, id))
+}
+
+/// A segment, named by its offset, zero-padded so names sort as offsets do.
+pub fn upload_segment(repo: &RepositoryName, id: &str, offset: u64) -> String {
+    format!("{}/{offset:020}", upload_segments(repo, id))
+}
+
+/// Written when a segmented upload's commit begins: appends stop.
+pub fn upload_sealing(repo: &RepositoryName, id: &str) -> String {
+    format!("{}/sealing", upload_dir(repo, id))
+}
+
+/// The segments a segmented upload's commit takes.
+pub fn upload_seal(repo: &RepositoryName, id: &str) -> String {
+    format!("{}/seal", upload_dir(repo, id))
+}
+
 pub fn upload_started_at(repo: &RepositoryName, id: &str) -> String {
     format!("{}/startedat", upload_dir(repo, id))
 }

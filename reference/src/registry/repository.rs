@@ -129,9 +129,34 @@ impl Repository<'_> {
                 Err(e) if e.is_not_found() && r.blobs.size(digest).await? == Some(size) => size,
                 Err(e) => return Err(e.into()),
             },
+            Sealed::Segments(list) => match self.adopt_segments(&list, digest).await {
+                Ok(size) => size,
+                // A commit racing this one adopted the segments and removed
+                // the upload while this one was copying them.
+                Err(RegistryError::Storage(e))
+                    if e.is_not_found() && r.blobs.size(digest).await? == Some(list.size()) =>
+                {
+                    list.size()
+                }
+                // Bytes that are not the digest's, or segments replaced since
+                // the seal: this upload can never commit.
+                Err(e @ (RegistryError::DigestMismatch { .. } | RegistryError::UploadInvalid(_))) => {
+                    r.uploads.discard(&self.name, upload.id).await;
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            },
             Sealed::Adopted { size } => size,
         };
         self.finish_commit(upload.id, digest, size).await
+    }
+
+    async fn adopt_segments(&self, list: &super::upload_data::SegmentList, digest: &Digest) -> Result<u64> {
+        #[cfg(feature = "sim-mutants")]
+        if self.registry.mutants.adopt_segments_unverified() {
+            return self.registry.blobs.adopt_segments_unverified(list, digest).await;
+        }
+        self.registry.blobs.adopt_segments(list, digest).await
     }
 
     async fn finish_commit(&self, id: &str, digest: &Digest, size: u64) -> Result<u64> {
@@ -151,13 +176,18 @@ impl Repository<'_> {
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let r = self.registry;
-        let Sealed::Verified { path, size } = r.uploads.commit_unsealed(&self.name, upload, digest, body).await? else {
-            return Err(RegistryError::UploadUnknown(upload.id.to_owned()));
-        };
+        let sealed = r.uploads.commit_unsealed(&self.name, upload, digest, body).await?;
         r.blobs.touch(digest, r.env.now()).await?;
-        if r.blobs.size(digest).await?.is_none() {
-            r.blobs.adopt(&path, digest).await?;
-        }
+        let size = match sealed {
+            Sealed::Verified { path, size } => {
+                if r.blobs.size(digest).await?.is_none() {
+                    r.blobs.adopt(&path, digest).await?;
+                }
+                size
+            }
+            Sealed::Segments(list) => r.blobs.adopt_segments(&list, digest).await?,
+            Sealed::Adopted { .. } => return Err(RegistryError::UploadUnknown(upload.id.to_owned())),
+        };
         self.finish_commit(upload.id, digest, size).await
     }
 

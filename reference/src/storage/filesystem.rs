@@ -8,7 +8,7 @@
 //! injects its own storage), so tokio's blocking-pool file I/O is fine here.
 
 use super::cached_read::Cached;
-use super::{FileInfo, Result, StorageDriver, StorageError, check_path};
+use super::{Capabilities, FileInfo, ObjectWriter, Result, StorageDriver, StorageError, check_path};
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
@@ -20,6 +20,8 @@ const TEMP_PREFIX: &str = ".tmp-";
 /// Times a write starts over because its directory was removed as empty
 /// under it (`remove_empty_dir` racing a writer).
 const PARENT_RACE_RETRIES: u32 = 8;
+/// Bytes an [`ObjectWriter`] gathers before each write to its file.
+const WRITER_BUFFER: usize = 1 << 20;
 
 pub struct FilesystemDriver {
     root: PathBuf,
@@ -38,6 +40,97 @@ impl FilesystemDriver {
     fn full(&self, path: &str) -> Result<PathBuf> {
         check_path(path)?;
         Ok(self.root.join(&path[1..]))
+    }
+
+    /// A fresh temporary file's path beside `full`.
+    fn temporary(&self, full: &Path) -> PathBuf {
+        let n = self.temp_counter.fetch_add(1, Ordering::Relaxed);
+        let name = full.file_name().expect("checked paths have a name").to_string_lossy();
+        full.with_file_name(format!("{TEMP_PREFIX}{}-{n}-{name}", std::process::id()))
+    }
+
+    /// Writes `content` to a temporary file beside `full` and makes it
+    /// durable, then hands its path to `publish` (which must move or link
+    /// it into place). Retries when the directory is removed as empty
+    /// under it.
+    async fn write_then<F, Fut>(&self, path: &str, content: &[u8], publish: F) -> Result<()>
+    where
+        F: Fn(PathBuf, PathBuf) -> Fut,
+        Fut: std::future::Future<Output = std::io::Result<()>>,
+    {
+        let full = self.full(path)?;
+        let parent = full.parent().expect("checked paths have a parent").to_owned();
+        let mut attempt = 0;
+        loop {
+            let temp = self.temporary(&full);
+            let result = async {
+                tokio::fs::create_dir_all(&parent).await?;
+                let mut f = tokio::fs::File::create(&temp).await?;
+                f.write_all(content).await?;
+                f.sync_all().await?;
+                drop(f);
+                publish(temp.clone(), full.clone()).await?;
+                sync_dir(&parent).await
+            }
+            .await;
+            match result {
+                Ok(()) => return Ok(()),
+                // The parent was removed as empty between our steps (NotFound,
+                // or AlreadyExists from create_dir_all seeing it vanish
+                // mid-call): write again.
+                Err(e)
+                    if (e.kind() == std::io::ErrorKind::NotFound
+                        || (e.kind() == std::io::ErrorKind::AlreadyExists && !full.exists()))
+                        && attempt < PARENT_RACE_RETRIES =>
+                {
+                    attempt += 1
+                }
+                Err(e) => {
+                    let _ = tokio::fs::remove_file(&temp).await;
+                    return Err(match e.kind() {
+                        std::io::ErrorKind::AlreadyExists => StorageError::AlreadyExists(path.to_owned()),
+                        _ => io_err(path)(e),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// A temporary file beside the object, renamed over it on commit.
+struct FileWriter {
+    file: tokio::io::BufWriter<tokio::fs::File>,
+    temp: PathBuf,
+    full: PathBuf,
+    path: String,
+    size: u64,
+}
+
+#[async_trait]
+impl ObjectWriter for FileWriter {
+    async fn write(&mut self, data: Bytes) -> Result<()> {
+        self.file.write_all(&data).await.map_err(io_err(&self.path))?;
+        self.size += data.len() as u64;
+        Ok(())
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<u64> {
+        let result = async {
+            self.file.flush().await?;
+            self.file.get_ref().sync_all().await?;
+            tokio::fs::rename(&self.temp, &self.full).await?;
+            sync_dir(self.full.parent().expect("checked paths have a parent")).await
+        }
+        .await;
+        if let Err(e) = result {
+            let _ = tokio::fs::remove_file(&self.temp).await;
+            return Err(io_err(&self.path)(e));
+        }
+        Ok(self.size)
+    }
+
+    async fn abort(self: Box<Self>) {
+        let _ = tokio::fs::remove_file(&self.temp).await;
     }
 }
 
@@ -68,6 +161,10 @@ impl StorageDriver for FilesystemDriver {
         "filesystem"
     }
 
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::FILES
+    }
+
     async fn get_content(&self, path: &str) -> Result<Bytes> {
         let full = self.full(path)?;
         match super::cached_read::read(&full) {
@@ -78,40 +175,31 @@ impl StorageDriver for FilesystemDriver {
     }
 
     async fn put_content(&self, path: &str, content: Bytes) -> Result<()> {
+        self.write_then(path, &content, |temp, full| async move { tokio::fs::rename(temp, full).await }).await
+    }
+
+    async fn put_content_new(&self, path: &str, content: Bytes) -> Result<()> {
+        // A hard link refuses an existing name, atomically.
+        self.write_then(path, &content, |temp, full| async move {
+            let linked = tokio::fs::hard_link(&temp, full).await;
+            let _ = tokio::fs::remove_file(&temp).await;
+            linked
+        })
+        .await
+    }
+
+    async fn writer(&self, path: &str) -> Result<Box<dyn ObjectWriter>> {
         let full = self.full(path)?;
-        let parent = full.parent().expect("checked paths have a parent").to_owned();
-        let file_name = full.file_name().expect("checked paths have a name").to_string_lossy().into_owned();
-        let mut attempt = 0;
-        loop {
-            let n = self.temp_counter.fetch_add(1, Ordering::Relaxed);
-            let temp = parent.join(format!("{TEMP_PREFIX}{}-{n}-{file_name}", std::process::id()));
-            let result = async {
-                tokio::fs::create_dir_all(&parent).await?;
-                let mut f = tokio::fs::File::create(&temp).await?;
-                f.write_all(&content).await?;
-                f.sync_all().await?;
-                drop(f);
-                tokio::fs::rename(&temp, &full).await?;
-                sync_dir(&parent).await
-            }
-            .await;
-            match result {
-                Ok(()) => return Ok(()),
-                // The parent was removed as empty between our steps (NotFound,
-                // or AlreadyExists from create_dir_all seeing it vanish
-                // mid-call): write again.
-                Err(e)
-                    if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::AlreadyExists)
-                        && attempt < PARENT_RACE_RETRIES =>
-                {
-                    attempt += 1
-                }
-                Err(e) => {
-                    let _ = tokio::fs::remove_file(&temp).await;
-                    return Err(io_err(path)(e));
-                }
-            }
-        }
+        create_parent(&full).await.map_err(io_err(path))?;
+        let temp = self.temporary(&full);
+        let file = tokio::fs::File::create(&temp).await.map_err(io_err(path))?;
+        Ok(Box::new(FileWriter {
+            file: tokio::io::BufWriter::with_capacity(WRITER_BUFFER, file),
+            temp,
+            full,
+            path: path.to_owned(),
+            size: 0,
+        }))
     }
 
     async fn read_at(&self, path: &str, offset: u64, max: usize) -> Result<Bytes> {

@@ -2,15 +2,23 @@
 //! `drydock serve --storage memory`. Deterministic: a `BTreeMap` orders all
 //! listings.
 
-use super::{FileInfo, Result, StorageDriver, StorageError, check_path};
+use super::{Capabilities, FileInfo, ObjectWriter, Result, StorageDriver, StorageError, check_path};
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-#[derive(Default)]
+type Objects = Arc<Mutex<BTreeMap<String, Vec<u8>>>>;
+
 pub struct InMemoryDriver {
-    objects: Mutex<BTreeMap<String, Vec<u8>>>,
+    objects: Objects,
+    capabilities: Capabilities,
+}
+
+impl Default for InMemoryDriver {
+    fn default() -> InMemoryDriver {
+        InMemoryDriver::with_capabilities(Capabilities::FILES)
+    }
 }
 
 impl InMemoryDriver {
@@ -18,11 +26,63 @@ impl InMemoryDriver {
         InMemoryDriver::default()
     }
 
-    fn objects(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
-        // A panic while holding the lock cannot leave a map half-updated: every
-        // critical section below is a single map operation.
-        self.objects.lock().unwrap_or_else(|p| p.into_inner())
+    /// A driver offering only `capabilities`: without appends it behaves as
+    /// an object store does (the registry then keeps uploads as segments),
+    /// without conditional writes `put_content_new` replaces.
+    pub fn with_capabilities(capabilities: Capabilities) -> InMemoryDriver {
+        InMemoryDriver { objects: Objects::default(), capabilities }
     }
+
+    fn objects(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
+        lock(&self.objects)
+    }
+
+    /// Every object at or below `path`, in order (what an object store's
+    /// recursive listing shows).
+    pub fn keys_under(&self, path: &str) -> Vec<String> {
+        let prefix = dir_prefix(path);
+        self.objects()
+            .range(path.to_owned()..)
+            .map(|(k, _)| k)
+            .take_while(|k| k.starts_with(path))
+            .filter(|k| *k == path || k.starts_with(&prefix))
+            .cloned()
+            .collect()
+    }
+
+    fn appendable(&self, op: &'static str, path: &str) -> Result<()> {
+        check_path(path)?;
+        if self.capabilities.appends { Ok(()) } else { Err(StorageError::Unsupported { op, path: path.to_owned() }) }
+    }
+}
+
+fn lock(objects: &Objects) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
+    // A panic while holding the lock cannot leave a map half-updated: every
+    // critical section is a single map operation.
+    objects.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Gathers the object, then inserts it whole.
+struct MemoryWriter {
+    objects: Objects,
+    path: String,
+    content: Vec<u8>,
+}
+
+#[async_trait]
+impl ObjectWriter for MemoryWriter {
+    async fn write(&mut self, data: Bytes) -> Result<()> {
+        self.content.extend_from_slice(&data);
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<u64> {
+        let size = self.content.len() as u64;
+        lock(&self.objects).insert(self.path, self.content);
+        Ok(size)
+    }
+
+    async fn abort(self: Box<Self>) {}
 }
 
 fn dir_prefix(path: &str) -> String {
@@ -33,6 +93,10 @@ fn dir_prefix(path: &str) -> String {
 impl StorageDriver for InMemoryDriver {
     fn name(&self) -> &'static str {
         "inmemory"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities
     }
 
     async fn get_content(&self, path: &str) -> Result<Bytes> {
@@ -46,6 +110,21 @@ impl StorageDriver for InMemoryDriver {
         Ok(())
     }
 
+    async fn put_content_new(&self, path: &str, content: Bytes) -> Result<()> {
+        check_path(path)?;
+        let mut objects = self.objects();
+        if self.capabilities.conditional_writes && objects.contains_key(path) {
+            return Err(StorageError::AlreadyExists(path.to_owned()));
+        }
+        objects.insert(path.to_owned(), content.to_vec());
+        Ok(())
+    }
+
+    async fn writer(&self, path: &str) -> Result<Box<dyn ObjectWriter>> {
+        check_path(path)?;
+        Ok(Box::new(MemoryWriter { objects: self.objects.clone(), path: path.to_owned(), content: Vec::new() }))
+    }
+
     async fn read_at(&self, path: &str, offset: u64, max: usize) -> Result<Bytes> {
         check_path(path)?;
         let objects = self.objects();
@@ -56,7 +135,7 @@ impl StorageDriver for InMemoryDriver {
     }
 
     async fn append(&self, path: &str, offset: u64, data: Bytes) -> Result<u64> {
-        check_path(path)?;
+        self.appendable("append", path)?;
         let mut objects = self.objects();
         let v = objects.get_mut(path).ok_or_else(|| StorageError::NotFound(path.into()))?;
         if v.len() as u64 != offset {
@@ -67,7 +146,7 @@ impl StorageDriver for InMemoryDriver {
     }
 
     async fn truncate(&self, path: &str, size: u64) -> Result<()> {
-        check_path(path)?;
+        self.appendable("truncate", path)?;
         let mut objects = self.objects();
         let v = objects.get_mut(path).ok_or_else(|| StorageError::NotFound(path.into()))?;
         v.truncate(usize::try_from(size).unwrap_or(usize::MAX));
@@ -140,5 +219,13 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn passes_the_driver_suite() {
         super::super::suite::run(std::sync::Arc::new(super::InMemoryDriver::new())).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn passes_the_driver_suite_as_an_object_store() {
+        for conditional_writes in [true, false] {
+            let caps = super::Capabilities { appends: false, conditional_writes };
+            super::super::suite::run(std::sync::Arc::new(super::InMemoryDriver::with_capabilities(caps))).await;
+        }
     }
 }

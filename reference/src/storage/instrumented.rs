@@ -1,7 +1,7 @@
 //! A driver that times every operation of the driver it wraps: latency
 //! histograms and error counts per operation, for `/metrics`.
 
-use super::{FileInfo, Result, StorageDriver};
+use super::{Capabilities, FileInfo, ObjectWriter, Result, StorageDriver};
 use crate::http::metrics::Histogram;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -68,6 +68,18 @@ macro_rules! timed {
 impl StorageDriver for Instrumented {
     fn name(&self) -> &'static str {
         self.inner.name()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn put_content_new(&self, path: &str, content: Bytes) -> Result<()> {
+        timed!(self, "put_content_new", self.inner.put_content_new(path, content))
+    }
+    async fn writer(&self, path: &str) -> Result<Box<dyn ObjectWriter>> {
+        timed!(self, "writer", self.inner.writer(path))
+    }
+    async fn list_sizes(&self, path: &str) -> Result<Vec<(String, u64)>> {
+        timed!(self, "list_sizes", self.inner.list_sizes(path))
     }
     async fn get_content(&self, path: &str) -> Result<Bytes> {
         timed!(self, "get_content", self.inner.get_content(path))

@@ -7,6 +7,19 @@
 //! Guarantees every driver gives:
 //! - `put_content` is atomic: a reader (or a crash) sees the old object or
 //!   the new one, never a torn one; on success the object is durable.
+//! - A [`ObjectWriter`] from `writer` publishes nothing until its `commit`,
+//!   which replaces the object atomically and durably; `abort` (or a crash)
+//!   leaves the path as it was. Large objects are written this way.
+//! - `delete` removes an object or a whole subtree; deleting nothing is
+//!   `NotFound`.
+//! - `put_content_new` creates an object only if the path holds none
+//!   *where [`Capabilities::conditional_writes`] says so*; elsewhere it is a
+//!   plain put and a concurrent writer at the same path may win.
+//!
+//! Guarantees only drivers with [`Capabilities::appends`] give (a
+//! filesystem, memory; not an object store, which has neither append nor
+//! rename — uploads are then kept as immutable segments, see
+//! `registry::upload_data`):
 //! - `append` adds bytes to the end of an existing object only if the
 //!   object is exactly as long as the caller believes, atomically with
 //!   respect to other appends; it returns the new size and on success the
@@ -15,14 +28,17 @@
 //!   resumed copy both landing duplicated bytes). It never creates the
 //!   object: an append racing the object's removal or move fails instead of
 //!   leaving a fresh object behind.
-//! - `rename` replaces the destination atomically.
-//! - `delete` removes an object or a whole subtree; deleting nothing is
-//!   `NotFound`.
+//! - `rename` replaces the destination atomically. (Object stores copy,
+//!   then delete the source: a crash between leaves both, and readers may
+//!   see the destination before the source goes. Only the notification
+//!   queue's dead letters move this way there, where a duplicate is safe.)
 
 mod cached_read;
 mod filesystem;
 mod inmemory;
 pub mod instrumented;
+#[cfg(feature = "s3")]
+pub mod s3;
 pub mod suite;
 
 pub use filesystem::FilesystemDriver;
@@ -40,6 +56,10 @@ pub enum StorageError {
     InvalidPath(String),
     #[error("{path} holds {actual} bytes, not the {expected} an append expected")]
     SizeMismatch { path: String, expected: u64, actual: u64 },
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    #[error("this storage backend cannot {op} ({path})")]
+    Unsupported { op: &'static str, path: String },
     #[error("storage I/O on {path}: {source}")]
     Io {
         path: String,
@@ -63,17 +83,58 @@ pub struct FileInfo {
     pub is_dir: bool,
 }
 
+/// What a backend offers beyond storing whole objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `append`, `truncate` and an atomic `rename` work.
+    pub appends: bool,
+    /// `put_content_new` really refuses to replace an existing object
+    /// (a filesystem, memory; object stores that honour `If-None-Match`).
+    pub conditional_writes: bool,
+}
+
+impl Capabilities {
+    /// A filesystem's: everything.
+    pub const FILES: Capabilities = Capabilities { appends: true, conditional_writes: true };
+}
+
+/// A large object being written: nothing is visible until [`commit`].
+///
+/// [`commit`]: ObjectWriter::commit
+#[async_trait]
+pub trait ObjectWriter: Send {
+    /// Adds bytes at the end of what is written so far.
+    async fn write(&mut self, data: Bytes) -> Result<()>;
+    /// Publishes what was written as the object, replacing any there,
+    /// atomically and durably. Returns its size.
+    async fn commit(self: Box<Self>) -> Result<u64>;
+    /// Throws what was written away; the path is left as it was. A writer
+    /// dropped without either leaves debris for the driver's own clean-up
+    /// (`remove_stale_temporaries`, an object store's lifecycle rules).
+    async fn abort(self: Box<Self>);
+}
+
 /// A storage backend.
 #[async_trait]
 pub trait StorageDriver: Send + Sync + 'static {
     /// A short name for logs (`filesystem`, `inmemory`).
     fn name(&self) -> &'static str;
 
+    /// What this backend offers beyond whole objects.
+    fn capabilities(&self) -> Capabilities;
+
     /// The whole object. Only for small objects (links, states, manifests).
     async fn get_content(&self, path: &str) -> Result<Bytes>;
 
     /// Replaces the object atomically and durably.
     async fn put_content(&self, path: &str, content: Bytes) -> Result<()>;
+
+    /// Creates the object atomically and durably; `AlreadyExists` if there
+    /// is one, where the backend has conditional writes (else it replaces).
+    async fn put_content_new(&self, path: &str, content: Bytes) -> Result<()>;
+
+    /// Starts writing an object too large to hold whole.
+    async fn writer(&self, path: &str) -> Result<Box<dyn ObjectWriter>>;
 
     /// Up to `max` bytes starting at `offset`; empty at or past the end.
     async fn read_at(&self, path: &str, offset: u64, max: usize) -> Result<Bytes>;
@@ -82,15 +143,39 @@ pub trait StorageDriver: Send + Sync + 'static {
     /// bytes long; else `SizeMismatch`, writing nothing (`NotFound` if it
     /// does not exist; nothing is created). Returns the new size. Takes `Bytes` so a driver can hand
     /// the data to another thread without copying it.
-    async fn append(&self, path: &str, offset: u64, data: Bytes) -> Result<u64>;
+    /// Only where [`Capabilities::appends`]; elsewhere `Unsupported`.
+    async fn append(&self, path: &str, offset: u64, data: Bytes) -> Result<u64> {
+        let _ = (offset, data);
+        Err(StorageError::Unsupported { op: "append", path: path.to_owned() })
+    }
 
     /// Shortens the object to `size` bytes (undoing a torn append).
-    async fn truncate(&self, path: &str, size: u64) -> Result<()>;
+    /// Only where [`Capabilities::appends`]; elsewhere `Unsupported`.
+    async fn truncate(&self, path: &str, size: u64) -> Result<()> {
+        let _ = size;
+        Err(StorageError::Unsupported { op: "truncate", path: path.to_owned() })
+    }
 
     async fn stat(&self, path: &str) -> Result<FileInfo>;
 
     /// Names (not full paths) of the direct children of a directory, sorted.
     async fn list(&self, path: &str) -> Result<Vec<String>>;
+
+    /// Names and sizes of the objects directly in a directory (not its
+    /// subdirectories), sorted by name. One request on an object store.
+    async fn list_sizes(&self, path: &str) -> Result<Vec<(String, u64)>> {
+        let mut out = Vec::new();
+        for name in self.list(path).await? {
+            match self.stat(&format!("{}/{name}", path.trim_end_matches('/'))).await {
+                Ok(info) if !info.is_dir => out.push((name, info.size)),
+                Ok(_) => {}
+                // Removed since the listing: not there.
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
 
     /// Moves an object, replacing the destination atomically.
     async fn rename(&self, from: &str, to: &str) -> Result<()>;

@@ -1,5 +1,9 @@
 //! The behaviour every storage driver must show. Each driver's tests call
 //! [`run`]; a new driver is done when it passes.
+//!
+//! Two parts: object guarantees every driver gives, and the append
+//! guarantees of drivers whose [`Capabilities`](super::Capabilities) say they append (an object
+//! store has no append: it must refuse one rather than pretend).
 
 use super::{StorageDriver, StorageError};
 use bytes::Bytes;
@@ -11,13 +15,110 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub async fn run(driver: Arc<dyn StorageDriver>) {
     let d = driver.as_ref();
     contents(d).await;
-    appends_and_ranges(d).await;
+    ranges(d).await;
+    create_only(d).await;
+    writers(d).await;
     listing_and_stat(d).await;
     rename_and_delete(d).await;
     empty_directories(d).await;
     writers_race_empty_dir_removal(driver.clone()).await;
-    appenders_race(driver.clone()).await;
+    creators_race(driver.clone()).await;
     invalid_paths(d).await;
+    if d.capabilities().appends {
+        appends(d).await;
+        appenders_race(driver.clone()).await;
+    } else {
+        d.put_content("/no-append/data", Bytes::from_static(b"x")).await.unwrap();
+        let refused = d.append("/no-append/data", 1, Bytes::from_static(b"y")).await.unwrap_err();
+        assert!(matches!(refused, StorageError::Unsupported { .. }), "append on an object store: {refused}");
+        assert_eq!(d.get_content("/no-append/data").await.unwrap(), "x");
+        d.delete("/no-append").await.unwrap();
+    }
+}
+
+/// Creating an object that exists: refused where the driver claims
+/// conditional writes, else a replacement.
+async fn create_only(d: &dyn StorageDriver) {
+    d.put_content_new("/new/a", Bytes::from_static(b"first")).await.unwrap();
+    let again = d.put_content_new("/new/a", Bytes::from_static(b"second")).await;
+    if d.capabilities().conditional_writes {
+        assert!(matches!(again, Err(StorageError::AlreadyExists(_))), "create over an object: {again:?}");
+        assert_eq!(d.get_content("/new/a").await.unwrap(), "first");
+    } else {
+        again.unwrap();
+        assert_eq!(d.get_content("/new/a").await.unwrap(), "second");
+    }
+    d.delete("/new").await.unwrap();
+}
+
+/// Creators racing for one name: where conditional writes are claimed,
+/// exactly one wins and its content is what stays.
+async fn creators_race(d: Arc<dyn StorageDriver>) {
+    const CREATORS: u8 = 8;
+    const ROUNDS: usize = 20;
+    for round in 0..ROUNDS {
+        let path = format!("/create-race/{round}");
+        let tasks: Vec<_> = (0..CREATORS)
+            .map(|me| {
+                let (d, path) = (d.clone(), path.clone());
+                tokio::spawn(async move { (me, d.put_content_new(&path, Bytes::from(vec![me; 4])).await) })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for t in tasks {
+            match t.await.unwrap() {
+                (me, Ok(())) => winners.push(me),
+                (_, Err(StorageError::AlreadyExists(_))) => {}
+                (me, Err(e)) => panic!("creator {me}: {e}"),
+            }
+        }
+        let stored = d.get_content(&path).await.unwrap();
+        if d.capabilities().conditional_writes {
+            assert_eq!(winners.len(), 1, "round {round}: creators told they won: {winners:?}");
+            assert_eq!(stored, vec![winners[0]; 4]);
+        } else {
+            assert!(winners.contains(&stored[0]), "round {round}: content of a creator never acknowledged");
+        }
+    }
+    d.delete("/create-race").await.unwrap();
+}
+
+/// Large objects: nothing visible before commit, replaced whole by it,
+/// untouched by an abort.
+async fn writers(d: &dyn StorageDriver) {
+    let mut w = d.writer("/w/obj").await.unwrap();
+    let piece = Bytes::from(vec![7u8; 300 << 10]);
+    for _ in 0..7 {
+        w.write(piece.clone()).await.unwrap();
+    }
+    assert!(d.stat("/w/obj").await.unwrap_err().is_not_found(), "an object visible before its commit");
+    assert_eq!(w.commit().await.unwrap(), 7 * (300 << 10));
+    assert_eq!(d.stat("/w/obj").await.unwrap().size, 7 * (300 << 10));
+    assert_eq!(d.read_at("/w/obj", (300 << 10) * 7 - 2, 10).await.unwrap(), vec![7u8; 2]);
+    let mut w = d.writer("/w/obj").await.unwrap();
+    w.write(Bytes::from_static(b"replacement")).await.unwrap();
+    assert_eq!(d.stat("/w/obj").await.unwrap().size, 7 * (300 << 10), "replaced before commit");
+    w.commit().await.unwrap();
+    assert_eq!(d.get_content("/w/obj").await.unwrap(), "replacement");
+    let mut w = d.writer("/w/obj").await.unwrap();
+    w.write(Bytes::from_static(b"thrown away")).await.unwrap();
+    w.abort().await;
+    assert_eq!(d.get_content("/w/obj").await.unwrap(), "replacement");
+    let w = d.writer("/w/empty").await.unwrap();
+    assert_eq!(w.commit().await.unwrap(), 0);
+    assert_eq!(d.get_content("/w/empty").await.unwrap(), "");
+    assert_eq!(d.list("/w").await.unwrap(), ["empty", "obj"], "a writer left debris in listings");
+    d.delete("/w").await.unwrap();
+}
+
+async fn ranges(d: &dyn StorageDriver) {
+    d.put_content("/rg/data", Bytes::from_static(b"hello world")).await.unwrap();
+    assert_eq!(d.read_at("/rg/data", 0, 100).await.unwrap(), "hello world");
+    assert_eq!(d.read_at("/rg/data", 6, 3).await.unwrap(), "wor");
+    assert_eq!(d.read_at("/rg/data", 11, 3).await.unwrap(), "");
+    assert_eq!(d.read_at("/rg/data", 50, 3).await.unwrap(), "");
+    assert!(d.read_at("/rg/none", 0, 3).await.unwrap_err().is_not_found());
+    d.delete("/rg").await.unwrap();
 }
 
 /// Appenders that read the same size race to append at it: each append
@@ -73,7 +174,7 @@ async fn contents(d: &dyn StorageDriver) {
     d.delete("/a").await.unwrap();
 }
 
-async fn appends_and_ranges(d: &dyn StorageDriver) {
+async fn appends(d: &dyn StorageDriver) {
     // Appends never create: an upload removed or moved away stays gone.
     assert!(d.append("/up/data", 0, Bytes::from_static(b"x")).await.unwrap_err().is_not_found());
     assert!(d.stat("/up/data").await.unwrap_err().is_not_found(), "a failed append created the object");
@@ -90,10 +191,6 @@ async fn appends_and_ranges(d: &dyn StorageDriver) {
         }
     }
     assert_eq!(d.read_at("/up/data", 0, 100).await.unwrap(), "hello world");
-    assert_eq!(d.read_at("/up/data", 6, 3).await.unwrap(), "wor");
-    assert_eq!(d.read_at("/up/data", 11, 3).await.unwrap(), "");
-    assert_eq!(d.read_at("/up/data", 50, 3).await.unwrap(), "");
-    assert!(d.read_at("/up/none", 0, 3).await.unwrap_err().is_not_found());
     d.truncate("/up/data", 5).await.unwrap();
     assert_eq!(d.get_content("/up/data").await.unwrap(), "hello");
     d.delete("/up").await.unwrap();
@@ -106,13 +203,18 @@ async fn listing_and_stat(d: &dyn StorageDriver) {
     assert_eq!(d.list("/l").await.unwrap(), ["a", "b", "c"]);
     assert_eq!(d.list("/l/a").await.unwrap(), ["x", "y"]);
     assert!(d.list("/nothing").await.unwrap_err().is_not_found());
+    // Sizes of the objects only, not of what is deeper.
+    d.put_content("/l/a/longer", Bytes::from_static(b"12345")).await.unwrap();
+    assert_eq!(d.list_sizes("/l").await.unwrap(), [("b".to_owned(), 2)], "list_sizes names objects, not directories");
+    let sized = d.list_sizes("/l/a").await.unwrap();
+    assert_eq!(sized, [("longer".to_owned(), 5), ("x".to_owned(), 2), ("y".to_owned(), 2)]);
     let f = d.stat("/l/b").await.unwrap();
     assert_eq!((f.size, f.is_dir), (2, false));
     assert!(d.stat("/l/c").await.unwrap().is_dir);
     assert!(d.stat("/l/q").await.unwrap_err().is_not_found());
     // A name that is a prefix of another is not its parent.
     d.put_content("/l/ab", Bytes::from_static(b"x")).await.unwrap();
-    assert_eq!(d.list("/l/a").await.unwrap(), ["x", "y"]);
+    assert_eq!(d.list("/l/a").await.unwrap(), ["longer", "x", "y"]);
     d.delete("/l").await.unwrap();
 }
 

@@ -30,6 +30,7 @@ pub fn scenario() -> Scenario {
         catch_within: 5,
         run,
         generated_ops: None,
+        storage: None,
     }
 }
 
@@ -44,6 +45,7 @@ pub fn after_pull_scenario() -> Scenario {
         catch_within: 5,
         run: run_after_pull,
         generated_ops: None,
+        storage: None,
     }
 }
 

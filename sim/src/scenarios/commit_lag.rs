@@ -24,6 +24,7 @@ pub fn scenario() -> Scenario {
         catch_within: 5,
         run,
         generated_ops: None,
+        storage: None,
     }
 }
 

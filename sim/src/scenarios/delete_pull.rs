@@ -23,6 +23,7 @@ pub fn scenario() -> Scenario {
         catch_within: 5,
         run,
         generated_ops: None,
+        storage: None,
     }
 }
 
@@ -38,6 +39,7 @@ pub fn cached_scenario() -> Scenario {
         catch_within: 5,
         run,
         generated_ops: None,
+        storage: None,
     }
 }
 

@@ -20,6 +20,7 @@ pub fn scenario() -> Scenario {
         catch_within: 20,
         run,
         generated_ops: None,
+        storage: None,
     }
 }
 

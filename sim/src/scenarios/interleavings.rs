@@ -42,6 +42,22 @@ pub fn scenario() -> Scenario {
         catch_within: 10,
         run,
         generated_ops: Some(OPS),
+        storage: None,
+    }
+}
+
+/// The same workload on an object store that ignores conditional writes,
+/// where uploads are segments and a commit copies them in.
+pub fn s3_scenario() -> Scenario {
+    Scenario {
+        name: "s3-interleavings",
+        description: "generated interleavings on S3's model without conditional writes: uploads as segments, commits copying them into the blob store",
+        origin: "drydock#14: on object stores there is no rename, so a commit copies the upload; a copy that trusts the digest the client claims stores bytes under a digest they do not match",
+        mutant: Mutant::AdoptSegmentsUnverified,
+        catch_within: 10,
+        run,
+        generated_ops: Some(OPS),
+        storage: Some(crate::storage::StorageModel::S3Unconditional),
     }
 }
 

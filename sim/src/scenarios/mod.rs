@@ -52,6 +52,9 @@ pub enum Mutant {
     /// A blob read whole once is served later without checking its pieces
     /// against the hashes that read recorded.
     VerifiedOnce,
+    /// An object store's upload segments are copied into the blob store
+    /// without checking them against the digest.
+    AdoptSegmentsUnverified,
     /// No planted bug: the scenario guards invariants of the real server only.
     None,
 }
@@ -73,6 +76,7 @@ impl Mutant {
             Mutant::CatalogSkipsBelowLast => "catalog-skips-below-last",
             Mutant::CachedManifestSkipsLink => "cached-manifest-skips-link",
             Mutant::VerifiedOnce => "verified-once",
+            Mutant::AdoptSegmentsUnverified => "adopt-segments-unverified",
             Mutant::None => "none",
         }
     }
@@ -89,6 +93,8 @@ pub struct RunConfig {
     /// Operations per client in a generated workload (`None`: the
     /// scenario's own number). Shrinking a failure lowers it.
     pub budget: Option<usize>,
+    /// The backend the run's storage behaves as.
+    pub storage: crate::storage::StorageModel,
     pub trace: Trace,
 }
 
@@ -96,6 +102,7 @@ impl RunConfig {
     /// The run's shared storage with `faults`, watched by the universal
     /// oracle.
     pub fn storage(&self, faults: crate::storage::StorageFaults) -> std::sync::Arc<crate::storage::FaultyStorage> {
+        let faults = self.storage.apply(faults);
         let store = std::sync::Arc::new(crate::storage::FaultyStorage::new(self.seed, faults, self.trace.clone()));
         self.trace.ledger().watch(store.clone());
         store
@@ -117,6 +124,9 @@ pub struct Scenario {
     /// `RunConfig::budget` (so a failing seed can be shrunk); `None` for a
     /// written story.
     pub generated_ops: Option<usize>,
+    /// The one backend the scenario runs on (its mutant is a bug of that
+    /// backend's layout); `None`: whichever the run asks for.
+    pub storage: Option<crate::storage::StorageModel>,
 }
 
 pub fn all() -> Vec<Scenario> {
@@ -132,6 +142,7 @@ pub fn all() -> Vec<Scenario> {
         purge_race::scenario(),
         gc_race::scenario(),
         interleavings::scenario(),
+        interleavings::s3_scenario(),
         bit_rot::scenario(),
         bit_rot::after_pull_scenario(),
         catalog_walk::scenario(),

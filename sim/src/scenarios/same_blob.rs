@@ -19,6 +19,7 @@ pub fn scenario() -> Scenario {
         catch_within: 10,
         run,
         generated_ops: None,
+        storage: None,
     }
 }
 

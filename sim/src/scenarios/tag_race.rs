@@ -21,6 +21,7 @@ pub fn scenario() -> Scenario {
         catch_within: 20,
         run,
         generated_ops: None,
+        storage: None,
     }
 }
 

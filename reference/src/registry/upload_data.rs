@@ -1,0 +1,262 @@
+//! Where an upload's bytes wait for their commit: the one part of the
+//! storage layout with two shapes, chosen by what the backend can do.
+//!
+//! - **Appended** (filesystem, memory): one `data` object grown by the
+//!   driver's conditional append. Sealing renames it to `sealed`, which no
+//!   append reaches; adoption renames that into the blob store.
+//! - **Segmented** (object stores, which have neither append nor rename):
+//!   each append is a new immutable object `segments/<offset>`, created only
+//!   if absent where the store has conditional writes. The upload's size is
+//!   where its segments, listed in order, stop joining up. Sealing writes a
+//!   `sealing` marker (appends that find it fail) and then `seal`, the list
+//!   of segments the commit takes; adoption copies exactly those into the
+//!   blob store through a check of the digest, publishing only if they hash
+//!   to it ([`super::blob_store::BlobStore::adopt_segments`]).
+//!
+//! On a store without conditional writes two appenders that saw the same
+//! size can both write the segment at it, and the last one wins. Segments
+//! then stop joining up (the upload is refused as invalid) or hold another
+//! appender's bytes; either way the commit's digest check refuses them, so
+//! nothing unverified is ever adopted.
+
+use super::error::{RegistryError, Result};
+use super::paths;
+use crate::storage::{StorageDriver, StorageError};
+use bytes::Bytes;
+use drydock_spec::RepositoryName;
+use std::sync::Arc;
+
+/// How many segments one upload may have: every status check lists them
+/// all (one request per thousand on S3).
+pub const MAX_SEGMENTS: usize = 10_000;
+
+/// The segments a sealed upload consists of, in order.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SegmentList {
+    /// Each segment's full storage path and size.
+    pub segments: Vec<(String, u64)>,
+}
+
+impl SegmentList {
+    pub fn size(&self) -> u64 {
+        self.segments.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// The upload layout a driver calls for.
+#[derive(Clone)]
+pub(crate) struct UploadData {
+    driver: Arc<dyn StorageDriver>,
+    segmented: bool,
+}
+
+impl UploadData {
+    pub fn new(driver: Arc<dyn StorageDriver>) -> UploadData {
+        let segmented = !driver.capabilities().appends;
+        UploadData { driver, segmented }
+    }
+
+    pub fn segmented(&self) -> bool {
+        self.segmented
+    }
+
+    /// Makes a fresh upload's (empty) data.
+    pub async fn create(&self, repo: &RepositoryName, id: &str) -> Result<()> {
+        if !self.segmented {
+            self.driver.put_content(&paths::upload_data(repo, id), Bytes::new()).await?;
+        }
+        // Segmented: no segments is an empty upload.
+        Ok(())
+    }
+
+    /// Bytes stored so far; `NotFound` once the upload is sealed (or, in
+    /// the appended layout, gone).
+    pub async fn size(&self, repo: &RepositoryName, id: &str) -> Result<u64> {
+        if !self.segmented {
+            return Ok(self.driver.stat(&paths::upload_data(repo, id)).await?.size);
+        }
+        if self.exists(&paths::upload_sealing(repo, id)).await? {
+            return Err(StorageError::NotFound(paths::upload_sealing(repo, id)).into());
+        }
+        Ok(self.segments(repo, id).await?.size())
+    }
+
+    /// Appends `bytes` at `offset`, which must be the stored size. Returns
+    /// the new size.
+    pub async fn append(&self, repo: &RepositoryName, id: &str, offset: u64, bytes: Bytes) -> Result<u64> {
+        let len = bytes.len() as u64;
+        if !self.segmented {
+            return append_outcome(id, offset, self.driver.append(&paths::upload_data(repo, id), offset, bytes).await);
+        }
+        if bytes.is_empty() {
+            return Ok(offset);
+        }
+        let segment = paths::upload_segment(repo, id, offset);
+        match self.driver.put_content_new(&segment, bytes).await {
+            Ok(()) => {}
+            Err(StorageError::AlreadyExists(_)) => {
+                let stored = self.size(repo, id).await?;
+                return Err(RegistryError::RangeMismatch { requested: offset, stored });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        // Appends never create an upload, nor reach a sealed one: a segment
+        // written into a removed upload goes again; one written once sealing
+        // began may or may not be in the seal, so it is not acknowledged
+        // (the commit's digest check decides about it).
+        if !self.exists(&paths::upload_started_at(repo, id)).await? {
+            let _ = self.driver.delete(&segment).await;
+            return Err(RegistryError::UploadUnknown(id.to_owned()));
+        }
+        if self.exists(&paths::upload_sealing(repo, id)).await? {
+            return Err(RegistryError::UploadUnknown(id.to_owned()));
+        }
+        Ok(offset + len)
+    }
+
+    /// Reads up to `max` bytes of the (unsealed) data from `offset`.
+    pub async fn read(&self, repo: &RepositoryName, id: &str, offset: u64, max: usize) -> Result<Bytes> {
+        if !self.segmented {
+            return Ok(self.driver.read_at(&paths::upload_data(repo, id), offset, max).await?);
+        }
+        read_segments(self.driver.as_ref(), &self.segments(repo, id).await?, offset, max).await
+    }
+
+    /// The segments as they stand, checked to join up from 0.
+    ///
+    /// A listing may lag behind writes (object stores long did, and some
+    /// still do): it can miss the newest segments. Reading an object by its
+    /// name cannot, so the listing is only where the search starts: the
+    /// segment at the listed end is looked up by name, and the next, until
+    /// there is none.
+    pub async fn segments(&self, repo: &RepositoryName, id: &str) -> Result<SegmentList> {
+        let dir = paths::upload_segments(repo, id);
+        let listed = match self.driver.list_sizes(&dir).await {
+            Ok(listed) => listed,
+            Err(e) if e.is_not_found() => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        let too_many = || {
+            RegistryError::UploadInvalid(format!(
+                "upload {id} has more than {MAX_SEGMENTS} segments; send larger chunks"
+            ))
+        };
+        if listed.len() > MAX_SEGMENTS {
+            return Err(too_many());
+        }
+        let mut at = 0u64;
+        let mut segments = Vec::with_capacity(listed.len());
+        for (name, size) in listed {
+            if name.parse::<u64>().ok() != Some(at) {
+                return Err(RegistryError::UploadInvalid(format!(
+                    "upload {id}: its segments do not join up at byte {at} (found {name}); start the upload again"
+                )));
+            }
+            at += size;
+            segments.push((format!("{dir}/{name}"), size));
+        }
+        loop {
+            let next = paths::upload_segment(repo, id, at);
+            match self.driver.stat(&next).await {
+                // An empty segment is never written; one found empty was
+                // replaced by a racing writer: it ends nothing.
+                Ok(info) if !info.is_dir && info.size > 0 => {
+                    if segments.len() == MAX_SEGMENTS {
+                        return Err(too_many());
+                    }
+                    at += info.size;
+                    segments.push((next, info.size));
+                }
+                Ok(_) => return Ok(SegmentList { segments }),
+                Err(e) if e.is_not_found() => return Ok(SegmentList { segments }),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Seals a segmented upload: no append after this is acknowledged, and
+    /// the segments listed now are the ones a commit adopts. A commit that
+    /// finds the upload already sealed takes the seal already written.
+    pub async fn seal_segments(&self, repo: &RepositoryName, id: &str) -> Result<SegmentList> {
+        debug_assert!(self.segmented);
+        let seal = paths::upload_seal(repo, id);
+        if let Some(list) = self.read_seal(&seal).await? {
+            return Ok(list);
+        }
+        if !self.exists(&paths::upload_started_at(repo, id)).await? {
+            return Err(RegistryError::UploadUnknown(id.to_owned()));
+        }
+        self.driver.put_content(&paths::upload_sealing(repo, id), Bytes::new()).await?;
+        let list = self.segments(repo, id).await?;
+        // A commit racing this one may have adopted the upload and removed it
+        // while this one listed: removal takes `startedat` first, so with it
+        // still there the listing saw every segment.
+        if !self.exists(&paths::upload_started_at(repo, id)).await? {
+            let _ = self.driver.delete(&paths::upload_dir(repo, id)).await;
+            return Err(RegistryError::UploadUnknown(id.to_owned()));
+        }
+        let encoded = serde_json::to_vec(&list).expect("a segment list always encodes");
+        match self.driver.put_content_new(&seal, Bytes::from(encoded)).await {
+            Ok(()) => Ok(list),
+            // A commit racing this one sealed first: take its list.
+            Err(StorageError::AlreadyExists(_)) => {
+                self.read_seal(&seal).await?.ok_or_else(|| RegistryError::UploadUnknown(id.to_owned()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn read_seal(&self, seal: &str) -> Result<Option<SegmentList>> {
+        match self.driver.get_content(seal).await {
+            Ok(body) => serde_json::from_slice(&body)
+                .map(Some)
+                .map_err(|e| RegistryError::UploadInvalid(format!("unreadable upload seal {seal}: {e}"))),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn exists(&self, path: &str) -> Result<bool> {
+        match self.driver.stat(path).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Reads up to `max` bytes from `offset` of the data `list` describes. A
+/// segment shorter than listed (replaced meanwhile) is an invalid upload.
+pub async fn read_segments(driver: &dyn StorageDriver, list: &SegmentList, offset: u64, max: usize) -> Result<Bytes> {
+    let mut start = 0u64;
+    for (path, size) in &list.segments {
+        if offset < start + size {
+            let within = offset - start;
+            let want = usize::try_from(size - within).unwrap_or(usize::MAX).min(max);
+            let got = driver.read_at(path, within, want).await?;
+            if got.len() != want {
+                return Err(RegistryError::UploadInvalid(format!(
+                    "upload segment {path} no longer holds the {size} bytes it was sealed with"
+                )));
+            }
+            return Ok(got);
+        }
+        start += size;
+    }
+    Ok(Bytes::new())
+}
+
+/// What an append at `offset` means for the upload. If another request
+/// appended meanwhile, this one's bytes no longer continue the upload:
+/// nothing is written and the client learns the real size (416). If the
+/// upload was sealed or removed meanwhile, it is gone for this request too.
+fn append_outcome(id: &str, offset: u64, appended: crate::storage::Result<u64>) -> Result<u64> {
+    match appended {
+        Ok(size) => Ok(size),
+        Err(StorageError::SizeMismatch { actual, .. }) => {
+            Err(RegistryError::RangeMismatch { requested: offset, stored: actual })
+        }
+        Err(e) if e.is_not_found() => Err(RegistryError::UploadUnknown(id.to_owned())),
+        Err(e) => Err(e.into()),
+    }
+}
