@@ -238,6 +238,37 @@ impl StorageDriver for FaultyStorage {
         Ok(())
     }
 
+    async fn replace_if(&self, path: &str, expected: Option<&[u8]>, content: Bytes) -> Result<bool> {
+        self.before("replace-if", path).await?;
+        if self.faults.non_atomic_tags && path.ends_with("/current/link") {
+            // Wrong on purpose: readers can observe the tag missing.
+            let _ = self.inner.delete(path).await;
+            self.removed(path);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        if self.faults.objects && !self.faults.conditional_writes {
+            // A store that ignores `If-Match`: the check and the write are
+            // two steps another writer can come between.
+            if let Some(expected) = expected {
+                match self.inner.get_content(path).await {
+                    Ok(current) if current == expected => {}
+                    Ok(_) => return Ok(false),
+                    Err(e) if e.is_not_found() => return Ok(false),
+                    Err(e) => return Err(e),
+                }
+                tokio::time::sleep(Duration::from_micros(100) + self.jitter(Duration::from_millis(1))).await;
+            }
+            self.inner.put_content(path, content).await?;
+            self.created(path);
+            return Ok(true);
+        }
+        let replaced = self.inner.replace_if(path, expected, content).await?;
+        if replaced {
+            self.created(path);
+        }
+        Ok(replaced)
+    }
+
     async fn writer(&self, path: &str) -> Result<Box<dyn ObjectWriter>> {
         self.before("writer", path).await?;
         let inner = self.inner.writer(path).await?;

@@ -43,7 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = config::load_offline(args.config.as_deref(), args.root.as_deref())?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
-        let driver = config.driver()?;
+        let driver = config.driver(crate::cmd::serve::entropy()?).await?;
         // The configured endpoints and every queue the storage holds (an
         // endpoint removed from the configuration may still hold events;
         // with only --root, the storage is all there is to go by).

@@ -37,7 +37,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let grace = args.grace.unwrap_or(config.gc.grace);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
-        let registry = Registry::new(config.driver()?, Env::new(Arc::new(SystemClock), entropy()?), b"gc", false);
+        let registry =
+            Registry::new(config.driver(entropy()?).await?, Env::new(Arc::new(SystemClock), entropy()?), b"gc", false);
         let options = gc::Options { grace, dry_run: args.dry_run, delete_untagged: args.delete_untagged };
         let report = gc::collect(&registry, &options).await?;
         let verb = if args.dry_run { "would remove" } else { "removed" };

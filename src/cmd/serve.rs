@@ -86,7 +86,7 @@ pub(crate) fn entropy<const N: usize>() -> anyhow::Result<[u8; N]> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let driver = config.driver()?;
+    let driver = config.driver(entropy()?).await?;
     let env = Env::new(Arc::new(SystemClock), entropy()?);
     let secret = match &config.secret {
         Some(s) => s.as_bytes().to_vec(),
@@ -128,6 +128,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         notification_endpoints = instance.notifications.endpoint_names().len(),
         "drydock registry listening"
     );
+    // Said plainly, never assumed: what holds when several instances share
+    // this storage.
+    for g in drydock_reference::storage::cross_instance_guarantees(instance.registry.driver.capabilities()) {
+        match g.holds {
+            true => tracing::info!(guarantee = g.name, "across instances: {}", g.detail),
+            false => tracing::warn!(guarantee = g.name, "across instances: {}", g.detail),
+        }
+    }
     // A read-only registry changes nothing, maintenance included.
     if config.upload_purge.enabled && !config.read_only {
         let (age, interval) = (config.upload_purge.age, config.upload_purge.interval);
@@ -350,6 +358,15 @@ fn display_root(config: &Config) -> String {
     match config.storage {
         StorageKind::Filesystem => Path::new(&config.root).display().to_string(),
         StorageKind::Memory => "-".into(),
+        StorageKind::S3 => match &config.s3 {
+            Some(s3) => format!(
+                "s3://{}/{} at {}",
+                s3.bucket,
+                s3.root.trim_matches('/'),
+                s3.endpoint.as_deref().unwrap_or("AWS")
+            ),
+            None => "-".into(),
+        },
     }
 }
 

@@ -39,6 +39,13 @@ const HARMLESS: &[&str] = &[
     "storage.redirect",
     "storage.tag",
     "storage.filesystem.maxthreads",
+    // Tuning of distribution's own S3 client (drydock streams commits
+    // through its own multipart writer) and its log output.
+    "storage.s3.multipartcopychunksize",
+    "storage.s3.multipartcopymaxconcurrency",
+    "storage.s3.multipartcopythresholdsize",
+    "storage.s3.useragent",
+    "storage.s3.loglevel",
     "storage.maintenance.uploadpurging.dryrun",
     "notifications.events",
     "validation.enabled",
@@ -105,6 +112,7 @@ struct AuthSection {
 #[derive(Deserialize, Default)]
 struct Storage {
     filesystem: Option<Filesystem>,
+    s3: Option<S3Section>,
     #[serde(default, deserialize_with = "present")]
     inmemory: bool,
     delete: Option<Delete>,
@@ -119,6 +127,92 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 #[derive(Deserialize, Default)]
 struct Filesystem {
     rootdirectory: Option<PathBuf>,
+}
+
+/// distribution's `storage.s3` (its `s3aws` driver).
+#[derive(Deserialize, Default)]
+struct S3Section {
+    bucket: Option<String>,
+    region: Option<String>,
+    regionendpoint: Option<String>,
+    rootdirectory: Option<String>,
+    accesskey: Option<String>,
+    secretkey: Option<String>,
+    sessiontoken: Option<String>,
+    forcepathstyle: Option<Loose<bool>>,
+    secure: Option<Loose<bool>>,
+    skipverify: Option<Loose<bool>>,
+    chunksize: Option<Loose<usize>>,
+    encrypt: Option<Loose<bool>>,
+    keyid: Option<String>,
+    v4auth: Option<Loose<bool>>,
+    storageclass: Option<String>,
+    objectacl: Option<String>,
+    usedualstack: Option<Loose<bool>>,
+    accelerate: Option<Loose<bool>>,
+}
+
+/// A value distribution also takes as a string (`secure: "false"`,
+/// `chunksize: "10485760"`).
+struct Loose<T>(T);
+
+impl<'de, T: std::str::FromStr + Deserialize<'de>> Deserialize<'de> for Loose<T>
+where
+    T::Err: std::fmt::Display,
+{
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Loose<T>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => {
+                s.trim().parse().map(Loose).map_err(|e| serde::de::Error::custom(format!("{s:?}: {e}")))
+            }
+            other => T::deserialize(other).map(Loose).map_err(|e| serde::de::Error::custom(e.to_string())),
+        }
+    }
+}
+
+impl S3Section {
+    /// drydock's S3 settings; what it cannot honour stops startup.
+    fn to_config(&self) -> anyhow::Result<drydock_reference::storage::s3::S3Config> {
+        use drydock_reference::storage::s3::S3Config;
+        let flag = |v: &Option<Loose<bool>>| v.as_ref().map(|l| l.0);
+        if flag(&self.v4auth) == Some(false) {
+            bail!("storage.s3.v4auth: false: drydock signs requests with AWS Signature Version 4 only");
+        }
+        if flag(&self.usedualstack) == Some(true) {
+            bail!("storage.s3.usedualstack: dual-stack endpoints are not implemented");
+        }
+        if flag(&self.accelerate) == Some(true) {
+            bail!("storage.s3.accelerate: transfer acceleration endpoints are not implemented");
+        }
+        // Who may read the objects, and which storage tier holds them.
+        if let Some(acl) = self.objectacl.as_deref().filter(|a| *a != "private") {
+            bail!(
+                "storage.s3.objectacl: {acl:?}: drydock writes objects private (the bucket's policy decides the rest)"
+            );
+        }
+        if let Some(class) = self.storageclass.as_deref().filter(|c| !matches!(*c, "STANDARD" | "NONE")) {
+            bail!("storage.s3.storageclass: {class:?}: drydock stores objects in the bucket's default class only");
+        }
+        let bucket = self.bucket.clone().context("storage.s3.bucket is required")?;
+        let region = self.region.clone().context("storage.s3.region is required")?;
+        let defaults = S3Config::new(bucket, region);
+        let config = S3Config {
+            endpoint: self.regionendpoint.clone().filter(|e| !e.is_empty()),
+            root: self.rootdirectory.clone().unwrap_or_default(),
+            access_key: self.accesskey.clone().filter(|k| !k.is_empty()),
+            secret_key: self.secretkey.clone().filter(|k| !k.is_empty()),
+            session_token: self.sessiontoken.clone().filter(|k| !k.is_empty()),
+            path_style: flag(&self.forcepathstyle).unwrap_or(defaults.path_style),
+            secure: flag(&self.secure).unwrap_or(defaults.secure),
+            skip_verify: flag(&self.skipverify).unwrap_or(defaults.skip_verify),
+            chunk_size: self.chunksize.as_ref().map_or(defaults.chunk_size, |c| c.0),
+            encrypt: flag(&self.encrypt).unwrap_or(defaults.encrypt),
+            key_id: self.keyid.clone().filter(|k| !k.is_empty()),
+            ..defaults
+        };
+        config.check().map_err(anyhow::Error::msg)?;
+        Ok(config)
+    }
 }
 
 #[derive(Deserialize)]
@@ -232,7 +326,7 @@ fn classify(key: &str) -> Unused {
         return Unused::Harmless;
     }
     if key.strip_prefix("storage.").is_some_and(|driver| !driver.contains('.')) {
-        return Unused::Refused("this storage driver is not implemented (drydock has filesystem and inmemory)");
+        return Unused::Refused("this storage driver is not implemented (drydock has filesystem, inmemory and s3)");
     }
     match REFUSED.iter().find(|(prefix, _)| under(key, prefix)) {
         Some((_, why)) => Unused::Refused(why),
@@ -332,6 +426,14 @@ pub fn read_with_env(text: &str, env: impl IntoIterator<Item = (String, String)>
 fn apply(file: File) -> anyhow::Result<Config> {
     let mut c = Config::default();
     let s = file.storage;
+    let named = [s.filesystem.is_some(), s.inmemory, s.s3.is_some()].iter().filter(|n| **n).count();
+    if named > 1 {
+        bail!("storage names more than one driver (filesystem, inmemory, s3): name one");
+    }
+    if let Some(s3) = &s.s3 {
+        c.storage = StorageKind::S3;
+        c.s3 = Some(s3.to_config()?);
+    }
     match (&s.filesystem, s.inmemory) {
         (Some(_), true) => bail!("storage names two drivers, filesystem and inmemory"),
         (_, true) => c.storage = StorageKind::Memory,
@@ -497,7 +599,15 @@ notifications:
             ("auth:\n  silly:\n    realm: r\n", "auth.silly"),
             ("auth:\n  token:\n    realm: r\n    autoredirect: true\n", "autoredirect"),
             ("auth:\n  token:\n    realm: r\n    jwks: /etc/keys.json\n", "jwks"),
-            ("storage:\n  s3:\n    bucket: b\n", "storage.s3"),
+            ("storage:\n  s3:\n    bucket: b\n", "storage.s3.region"),
+            ("storage:\n  s3:\n    bucket: b\n    region: r\n    v4auth: false\n", "v4auth"),
+            ("storage:\n  s3:\n    bucket: b\n    region: r\n    objectacl: public-read\n", "objectacl"),
+            ("storage:\n  s3:\n    bucket: b\n    region: r\n    storageclass: GLACIER\n", "storageclass"),
+            ("storage:\n  s3:\n    bucket: b\n    region: r\n    accelerate: true\n", "accelerate"),
+            ("storage:\n  s3:\n    bucket: b\n    region: r\n    chunksize: 1024\n", "chunk size"),
+            ("storage:\n  s3:\n    bucket: b\n    region: r\n    accesskey: a\n", "secret key"),
+            ("storage:\n  s3:\n    bucket: b\n    region: r\n    sse: true\n", "storage.s3.sse"),
+            ("storage:\n  s3:\n    bucket: b\n    region: r\n  filesystem: {}\n", "more than one driver"),
             ("storage:\n  azure:\n    accountname: a\n", "storage.azure"),
             ("proxy:\n  remoteurl: https://registry-1.docker.io\n", "proxy"),
             ("redis:\n  addr: localhost:6379\n", "redis"),
@@ -522,6 +632,23 @@ notifications:
         assert_eq!(c.ignored, ["log.level"]);
         assert!(read("log:\n  formatter: logstash\n").is_err());
         assert!(read("http:\n  debug:\n    prometheus:\n      path: /prom\n").is_err());
+    }
+
+    #[test]
+    fn reads_distributions_s3_settings() {
+        let yaml = "storage:\n  s3:\n    accesskey: GKabc\n    secretkey: sekrit\n    region: garage\n    regionendpoint: http://127.0.0.1:3900\n    forcepathstyle: true\n    secure: \"false\"\n    bucket: registry\n    rootdirectory: /team/a\n    chunksize: \"10485760\"\n    v4auth: true\n    storageclass: STANDARD\n    objectacl: private\n    multipartcopychunksize: 33554432\n";
+        let loaded = read(yaml).unwrap();
+        let c = loaded.config;
+        assert_eq!(c.storage, StorageKind::S3);
+        let s3 = c.s3.unwrap();
+        assert_eq!((s3.bucket.as_str(), s3.region.as_str()), ("registry", "garage"));
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:3900"));
+        assert_eq!((s3.root.as_str(), s3.path_style, s3.secure, s3.chunk_size), ("/team/a", true, false, 10 << 20));
+        assert_eq!((s3.access_key.as_deref(), s3.secret_key.as_deref()), (Some("GKabc"), Some("sekrit")));
+        assert_eq!(loaded.ignored, ["storage.s3.multipartcopychunksize"]);
+        // The environment, as distribution reads it.
+        let env = [("REGISTRY_STORAGE_S3_BUCKET".to_owned(), "other".to_owned())];
+        assert_eq!(read_with_env(yaml, env).unwrap().config.s3.unwrap().bucket, "other");
     }
 
     #[test]

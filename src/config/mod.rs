@@ -15,6 +15,8 @@ use std::time::Duration;
 pub enum StorageKind {
     Filesystem,
     Memory,
+    /// An S3 bucket, described by `[s3]`.
+    S3,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -78,6 +80,8 @@ pub struct Config {
     pub addr: String,
     pub storage: StorageKind,
     pub root: PathBuf,
+    /// The bucket, with `storage = "s3"`.
+    pub s3: Option<drydock_reference::storage::s3::S3Config>,
     pub delete: bool,
     /// Every write (push, mount, delete, upload) answers 405 UNSUPPORTED;
     /// reads are unaffected (distribution's `maintenance.readonly`).
@@ -412,14 +416,29 @@ impl Endpoint {
 
 impl Config {
     /// The storage driver this configuration names (creating the root).
-    pub fn driver(&self) -> anyhow::Result<std::sync::Arc<dyn drydock_reference::storage::StorageDriver>> {
+    /// An S3 bucket is probed first (see `S3Driver::connect`); `nonce` makes
+    /// the probe's object this start's own.
+    pub async fn driver(
+        &self,
+        nonce: [u8; 8],
+    ) -> anyhow::Result<std::sync::Arc<dyn drydock_reference::storage::StorageDriver>> {
+        use drydock_reference::storage::s3::S3Driver;
         use drydock_reference::storage::{FilesystemDriver, InMemoryDriver};
+        if self.s3.is_some() && self.storage != StorageKind::S3 {
+            bail!("[s3] is configured but storage is {:?}: say storage = \"s3\", or remove [s3]", self.storage);
+        }
         Ok(match self.storage {
             StorageKind::Filesystem => {
                 std::fs::create_dir_all(&self.root).with_context(|| format!("creating {}", self.root.display()))?;
                 std::sync::Arc::new(FilesystemDriver::new(&self.root))
             }
             StorageKind::Memory => std::sync::Arc::new(InMemoryDriver::new()),
+            StorageKind::S3 => {
+                let s3 = self.s3.as_ref().context("storage = \"s3\" needs an [s3] section (bucket, region, …)")?;
+                let probe: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+                let driver = S3Driver::connect(s3, &probe).await.map_err(anyhow::Error::msg)?;
+                std::sync::Arc::new(driver)
+            }
         })
     }
 
@@ -460,6 +479,7 @@ impl Default for Config {
             addr: "127.0.0.1:5000".into(),
             storage: StorageKind::Filesystem,
             root: PathBuf::from("./drydock-data"),
+            s3: None,
             delete: true,
             read_only: false,
             headers: Default::default(),
@@ -514,6 +534,9 @@ pub fn load_offline(file: Option<&Path>, root: Option<&Path>) -> anyhow::Result<
     }
     if config.storage == StorageKind::Memory {
         bail!("in-memory storage lives inside the server process; there is nothing to inspect");
+    }
+    if config.storage == StorageKind::S3 {
+        return Ok(config);
     }
     // An offline command works on a registry's storage: a root that is not
     // there is a mistake, never something to create.
@@ -586,6 +609,31 @@ mod tests {
         assert_eq!(https.endpoints().unwrap()[0].url.scheme_str(), Some("https"));
         let ftp: Config = toml::from_str("[[notifications.endpoints]]\nname = \"x\"\nurl = \"ftp://h/\"\n").unwrap();
         assert!(ftp.endpoints().is_err());
+    }
+
+    #[test]
+    fn s3_in_toml() {
+        let c: Config = toml::from_str(
+            "storage = \"s3\"\n[s3]\nbucket = \"registry\"\nregion = \"garage\"\nendpoint = \"http://127.0.0.1:3900\"\npath_style = true\nsecure = false\n",
+        )
+        .unwrap();
+        assert_eq!(c.storage, StorageKind::S3);
+        let s3 = c.s3.unwrap();
+        assert_eq!((s3.bucket.as_str(), s3.path_style, s3.secure, s3.chunk_size), ("registry", true, false, 10 << 20));
+        assert!(s3.check().is_ok());
+        assert!(
+            toml::from_str::<Config>("storage = \"s3\"\n[s3]\nbucket = \"b\"\nregion = \"r\"\nbukket = 1\n").is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_storage_without_its_settings_or_settings_without_their_storage_stop_startup() {
+        let no_section: Config = toml::from_str("storage = \"s3\"").unwrap();
+        let err = no_section.driver([0; 8]).await.err().unwrap().to_string();
+        assert!(err.contains("[s3]"), "{err}");
+        let stray: Config = toml::from_str("storage = \"memory\"\n[s3]\nbucket = \"b\"\nregion = \"r\"\n").unwrap();
+        let err = stray.driver([0; 8]).await.err().unwrap().to_string();
+        assert!(err.contains("[s3] is configured"), "{err}");
     }
 
     #[test]

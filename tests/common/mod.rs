@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod garage;
+pub mod receiver;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -110,7 +111,8 @@ pub fn http_auth(port: u16, method: &str, path: &str, authorization: &str, body:
     exchange(port, method, path, &[("Authorization", authorization)], body)
 }
 
-fn exchange(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+/// One exchange with any headers (see [`http`]).
+pub fn exchange(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();

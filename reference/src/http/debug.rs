@@ -33,7 +33,16 @@ async fn handle(instance: &Instance, req: Request<Incoming>) -> Response<Body> {
     }
     match req.uri().path() {
         "/debug/vars" => {
-            response::json(StatusCode::OK, &crate::notifications::metrics::expvar(&instance.notifications.metrics()))
+            let mut vars = crate::notifications::metrics::expvar(&instance.notifications.metrics());
+            let driver = &instance.registry.driver;
+            let caps = driver.capabilities();
+            vars["storage"] = serde_json::json!({
+                "driver": driver.name(),
+                "appends": caps.appends,
+                "conditional_writes": caps.conditional_writes,
+                "cross_instance": crate::storage::cross_instance_guarantees(caps),
+            });
+            response::json(StatusCode::OK, &vars)
         }
         "/metrics" => {
             let mut text = instance.metrics.prometheus();

@@ -51,9 +51,8 @@ impl BlobStore {
 
     /// Size of the stored blob, or `None`.
     pub async fn size(&self, d: &Digest) -> Result<Option<u64>> {
-        match self.driver.stat(&paths::blob_data(d)).await {
-            Ok(info) if !info.is_dir => Ok(Some(info.size)),
-            Ok(_) => Ok(None),
+        match self.driver.size(&paths::blob_data(d)).await {
+            Ok(size) => Ok(Some(size)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
@@ -146,6 +145,38 @@ impl BlobStore {
         }
         let actual = digester.finish();
         if verify && actual != *d {
+            writer.abort().await;
+            return Err(super::error::RegistryError::DigestMismatch { expected: d.clone(), actual });
+        }
+        Ok(writer.commit().await?)
+    }
+
+    /// Writes a whole blob straight from a request body, hashing it on the
+    /// way, and publishes it (replacing whatever is there) only if it hashes
+    /// to `d`; a body that fails midway publishes nothing. Returns the size.
+    pub async fn put_stream<S, E>(&self, d: &Digest, mut body: S) -> super::error::Result<u64>
+    where
+        S: futures_util::Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        use futures_util::StreamExt;
+        let mut writer = self.driver.writer(&paths::blob_data(d)).await?;
+        let mut digester = Digester::new(d.algorithm());
+        while let Some(chunk) = body.next().await {
+            let written = match chunk {
+                Ok(chunk) => {
+                    digester.update(&chunk);
+                    writer.write(chunk).await.map_err(super::error::RegistryError::from)
+                }
+                Err(e) => Err(super::error::RegistryError::Body(std::io::Error::other(e.into()))),
+            };
+            if let Err(e) = written {
+                writer.abort().await;
+                return Err(e);
+            }
+        }
+        let actual = digester.finish();
+        if actual != *d {
             writer.abort().await;
             return Err(super::error::RegistryError::DigestMismatch { expected: d.clone(), actual });
         }

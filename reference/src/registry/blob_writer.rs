@@ -122,6 +122,11 @@ impl BlobWriter {
         }
     }
 
+    /// Whether uploads are kept as segments (an object store's layout).
+    pub fn segmented(&self) -> bool {
+        self.data.segmented()
+    }
+
     /// Bytes of the buffer budget free now.
     pub fn buffer_free(&self) -> usize {
         self.memory.available_permits()
@@ -237,8 +242,8 @@ impl BlobWriter {
             Err(RegistryError::UploadUnknown(_)) if self.started_at(repo, id).await?.is_some() => {}
             Err(e) => return Err(e),
         }
-        let size = match self.driver.stat(&sealed).await {
-            Ok(info) => info.size,
+        let size = match self.driver.size(&sealed).await {
+            Ok(size) => size,
             Err(e) if e.is_not_found() => return self.adopted(repo, id, expected).await,
             Err(e) => return Err(e.into()),
         };
@@ -258,9 +263,8 @@ impl BlobWriter {
     async fn adopted(&self, repo: &RepositoryName, id: &str, expected: &Digest) -> Result<Sealed> {
         let unknown = || RegistryError::UploadUnknown(id.to_owned());
         self.started_at(repo, id).await?.ok_or_else(unknown)?;
-        match self.driver.stat(&paths::blob_data(expected)).await {
-            Ok(info) if !info.is_dir => Ok(Sealed::Adopted { size: info.size }),
-            Ok(_) => Err(unknown()),
+        match self.driver.size(&paths::blob_data(expected)).await {
+            Ok(size) => Ok(Sealed::Adopted { size }),
             Err(e) if e.is_not_found() => Err(unknown()),
             Err(e) => Err(e.into()),
         }

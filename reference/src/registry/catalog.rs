@@ -177,6 +177,9 @@ mod tests {
         async fn put_content_new(&self, p: &str, b: Bytes) -> crate::storage::Result<()> {
             self.0.put_content_new(p, b).await
         }
+        async fn replace_if(&self, p: &str, e: Option<&[u8]>, b: Bytes) -> crate::storage::Result<bool> {
+            self.0.replace_if(p, e, b).await
+        }
         async fn writer(&self, p: &str) -> crate::storage::Result<Box<dyn crate::storage::ObjectWriter>> {
             self.0.writer(p).await
         }

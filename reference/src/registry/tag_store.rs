@@ -40,21 +40,34 @@ impl TagStore {
     }
 
     /// Points the tag at `d`. With `if_match`, only if the tag currently
-    /// points at that digest.
+    /// points at that digest: checked and replaced in one conditional write,
+    /// so the condition holds across instances where the store has
+    /// conditional writes (within this process, a lock per tag stripe).
     pub async fn put(&self, repo: &RepositoryName, tag: &Tag, d: &Digest, if_match: Option<&Digest>) -> Result<()> {
         // SipHash with fixed keys: the same stripe for the same tag in every run.
         let mut h = std::hash::DefaultHasher::new();
         (repo.as_str(), tag.as_str()).hash(&mut h);
         let _held = self.locks[(h.finish() % TAG_LOCK_STRIPES as u64) as usize].lock().await;
-        if let Some(expected) = if_match {
-            let current = self.get(repo, tag).await?;
-            if current.as_ref() != Some(expected) {
-                return Err(RegistryError::PreconditionFailed { tag: tag.to_string(), expected: expected.to_string() });
-            }
-        }
+        let current_link = paths::tag_current_link(repo, tag);
         let link = Bytes::from(d.to_string());
+        let failed = || RegistryError::PreconditionFailed {
+            tag: tag.to_string(),
+            expected: if_match.map(ToString::to_string).unwrap_or_default(),
+        };
+        // The link exactly as stored: the conditional write compares bytes.
+        let expected = match if_match {
+            None => None,
+            Some(expected) => match self.driver.get_content(&current_link).await {
+                Ok(raw) if Digest::parse(String::from_utf8_lossy(&raw).trim()).as_ref() == Ok(expected) => Some(raw),
+                Ok(_) => return Err(failed()),
+                Err(e) if e.is_not_found() => return Err(failed()),
+                Err(e) => return Err(e.into()),
+            },
+        };
         self.driver.put_content(&paths::tag_index_link(repo, tag, d), link.clone()).await?;
-        self.driver.put_content(&paths::tag_current_link(repo, tag), link).await?;
+        if !self.driver.replace_if(&current_link, expected.as_deref(), link).await? {
+            return Err(failed());
+        }
         Ok(())
     }
 

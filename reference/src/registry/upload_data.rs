@@ -29,6 +29,8 @@ use std::sync::Arc;
 /// How many segments one upload may have: every status check lists them
 /// all (one request per thousand on S3).
 pub const MAX_SEGMENTS: usize = 10_000;
+/// Segments looked up one by one before the upload is listed instead.
+const WALK_SEGMENTS: usize = 8;
 
 /// The segments a sealed upload consists of, in order.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -73,7 +75,7 @@ impl UploadData {
     /// the appended layout, gone).
     pub async fn size(&self, repo: &RepositoryName, id: &str) -> Result<u64> {
         if !self.segmented {
-            return Ok(self.driver.stat(&paths::upload_data(repo, id)).await?.size);
+            return Ok(self.driver.size(&paths::upload_data(repo, id)).await?);
         }
         if self.exists(&paths::upload_sealing(repo, id)).await? {
             return Err(StorageError::NotFound(paths::upload_sealing(repo, id)).into());
@@ -124,12 +126,24 @@ impl UploadData {
 
     /// The segments as they stand, checked to join up from 0.
     ///
-    /// A listing may lag behind writes (object stores long did, and some
-    /// still do): it can miss the newest segments. Reading an object by its
-    /// name cannot, so the listing is only where the search starts: the
-    /// segment at the listed end is looked up by name, and the next, until
-    /// there is none.
+    /// Found by name first: the segment at 0, then the one where it ends,
+    /// and so on. Reading an object by name is consistent on every store,
+    /// where a listing may lag behind writes (object stores long did) and
+    /// costs more than a few lookups on some. An upload of more than
+    /// [`WALK_SEGMENTS`] segments is listed, and looked up by name again
+    /// past where the listing ends.
     pub async fn segments(&self, repo: &RepositoryName, id: &str) -> Result<SegmentList> {
+        let mut segments = Vec::new();
+        let mut at = 0u64;
+        for _ in 0..WALK_SEGMENTS {
+            match self.segment_at(repo, id, at).await? {
+                Some(size) => {
+                    segments.push((paths::upload_segment(repo, id, at), size));
+                    at += size;
+                }
+                None => return Ok(SegmentList { segments }),
+            }
+        }
         let dir = paths::upload_segments(repo, id);
         let listed = match self.driver.list_sizes(&dir).await {
             Ok(listed) => listed,
@@ -144,8 +158,7 @@ impl UploadData {
         if listed.len() > MAX_SEGMENTS {
             return Err(too_many());
         }
-        let mut at = 0u64;
-        let mut segments = Vec::with_capacity(listed.len());
+        let (mut at, mut segments) = (0u64, Vec::with_capacity(listed.len()));
         for (name, size) in listed {
             if name.parse::<u64>().ok() != Some(at) {
                 return Err(RegistryError::UploadInvalid(format!(
@@ -155,22 +168,25 @@ impl UploadData {
             at += size;
             segments.push((format!("{dir}/{name}"), size));
         }
-        loop {
-            let next = paths::upload_segment(repo, id, at);
-            match self.driver.stat(&next).await {
-                // An empty segment is never written; one found empty was
-                // replaced by a racing writer: it ends nothing.
-                Ok(info) if !info.is_dir && info.size > 0 => {
-                    if segments.len() == MAX_SEGMENTS {
-                        return Err(too_many());
-                    }
-                    at += info.size;
-                    segments.push((next, info.size));
-                }
-                Ok(_) => return Ok(SegmentList { segments }),
-                Err(e) if e.is_not_found() => return Ok(SegmentList { segments }),
-                Err(e) => return Err(e.into()),
+        while let Some(size) = self.segment_at(repo, id, at).await? {
+            if segments.len() == MAX_SEGMENTS {
+                return Err(too_many());
             }
+            segments.push((paths::upload_segment(repo, id, at), size));
+            at += size;
+        }
+        Ok(SegmentList { segments })
+    }
+
+    /// The size of the segment starting at `at`, if there is one. An empty
+    /// segment is never written; one found empty was replaced by a racing
+    /// writer and ends nothing.
+    async fn segment_at(&self, repo: &RepositoryName, id: &str, at: u64) -> Result<Option<u64>> {
+        match self.driver.size(&paths::upload_segment(repo, id, at)).await {
+            Ok(size) if size > 0 => Ok(Some(size)),
+            Ok(_) => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -216,8 +232,9 @@ impl UploadData {
         }
     }
 
+    /// Whether an object is at `path`.
     async fn exists(&self, path: &str) -> Result<bool> {
-        match self.driver.stat(path).await {
+        match self.driver.size(path).await {
             Ok(_) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e.into()),

@@ -188,6 +188,28 @@ impl StorageDriver for FilesystemDriver {
         .await
     }
 
+    /// Under an exclusive lock on the object's directory, so every process
+    /// sharing the root serialises its conditional replacements there.
+    async fn replace_if(&self, path: &str, expected: Option<&[u8]>, content: Bytes) -> Result<bool> {
+        let full = self.full(path)?;
+        let parent = full.parent().expect("checked paths have a parent").to_owned();
+        tokio::fs::create_dir_all(&parent).await.map_err(io_err(path))?;
+        let dir = tokio::fs::File::open(&parent).await.map_err(io_err(path))?.into_std().await;
+        let locked = tokio::task::spawn_blocking(move || dir.lock().map(|()| dir)).await;
+        let dir = locked.map_err(|e| StorageError::Io { path: path.to_owned(), source: std::io::Error::other(e) })?;
+        let _held = dir.map_err(io_err(path))?;
+        if let Some(expected) = expected {
+            match tokio::fs::read(&full).await {
+                Ok(current) if current == expected => {}
+                Ok(_) => return Ok(false),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(io_err(path)(e)),
+            }
+        }
+        self.put_content(path, content).await?;
+        Ok(true)
+    }
+
     async fn writer(&self, path: &str) -> Result<Box<dyn ObjectWriter>> {
         let full = self.full(path)?;
         create_parent(&full).await.map_err(io_err(path))?;

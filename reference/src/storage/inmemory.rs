@@ -120,6 +120,18 @@ impl StorageDriver for InMemoryDriver {
         Ok(())
     }
 
+    async fn replace_if(&self, path: &str, expected: Option<&[u8]>, content: Bytes) -> Result<bool> {
+        check_path(path)?;
+        let mut objects = self.objects();
+        if let Some(expected) = expected
+            && objects.get(path).map(Vec::as_slice) != Some(expected)
+        {
+            return Ok(false);
+        }
+        objects.insert(path.to_owned(), content.to_vec());
+        Ok(true)
+    }
+
     async fn writer(&self, path: &str) -> Result<Box<dyn ObjectWriter>> {
         check_path(path)?;
         Ok(Box::new(MemoryWriter { objects: self.objects.clone(), path: path.to_owned(), content: Vec::new() }))

@@ -75,8 +75,14 @@ impl StorageDriver for Instrumented {
     async fn put_content_new(&self, path: &str, content: Bytes) -> Result<()> {
         timed!(self, "put_content_new", self.inner.put_content_new(path, content))
     }
+    async fn replace_if(&self, path: &str, expected: Option<&[u8]>, content: Bytes) -> Result<bool> {
+        timed!(self, "replace_if", self.inner.replace_if(path, expected, content))
+    }
     async fn writer(&self, path: &str) -> Result<Box<dyn ObjectWriter>> {
         timed!(self, "writer", self.inner.writer(path))
+    }
+    async fn size(&self, path: &str) -> Result<u64> {
+        timed!(self, "size", self.inner.size(path))
     }
     async fn list_sizes(&self, path: &str) -> Result<Vec<(String, u64)>> {
         timed!(self, "list_sizes", self.inner.list_sizes(path))

@@ -12,9 +12,11 @@
 //!   leaves the path as it was. Large objects are written this way.
 //! - `delete` removes an object or a whole subtree; deleting nothing is
 //!   `NotFound`.
-//! - `put_content_new` creates an object only if the path holds none
-//!   *where [`Capabilities::conditional_writes`] says so*; elsewhere it is a
-//!   plain put and a concurrent writer at the same path may win.
+//! - `put_content_new` creates an object only if the path holds none, and
+//!   `replace_if` replaces one only if it holds what the caller expects,
+//!   *across instances where [`Capabilities::conditional_writes`] says so*;
+//!   elsewhere the first is a plain put (a concurrent writer at the same
+//!   path may win) and the second holds within one process only.
 //!
 //! Guarantees only drivers with [`Capabilities::appends`] give (a
 //! filesystem, memory; not an object store, which has neither append nor
@@ -98,6 +100,52 @@ impl Capabilities {
     pub const FILES: Capabilities = Capabilities { appends: true, conditional_writes: true };
 }
 
+/// One property of a registry whose instances share a store: whether it
+/// holds there, and what that means. Said at start-up and in `/debug/vars`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Guarantee {
+    pub name: &'static str,
+    pub holds: bool,
+    pub detail: &'static str,
+}
+
+/// What holds across instances sharing a store with `caps`.
+pub fn cross_instance_guarantees(caps: Capabilities) -> Vec<Guarantee> {
+    let one_append = caps.appends || caps.conditional_writes;
+    vec![
+        Guarantee {
+            name: "blob-integrity",
+            holds: true,
+            detail: "a blob is stored only as bytes checked against its digest, whichever instance commits it",
+        },
+        Guarantee {
+            name: "uploads-on-any-instance",
+            holds: true,
+            detail: "an upload started on one instance continues and commits on any other",
+        },
+        Guarantee {
+            name: "one-append-per-offset",
+            holds: one_append,
+            detail: match one_append {
+                true => "two instances appending to one upload at once: one wins, the other answers 416",
+                false => {
+                    "the store ignores conditional writes: two instances appending to one upload at the same offset both succeed, the last write wins, and the commit's digest check refuses the mixed bytes (the client pushes again)"
+                }
+            },
+        },
+        Guarantee {
+            name: "tag-if-match",
+            holds: caps.conditional_writes,
+            detail: match caps.conditional_writes {
+                true => "If-Match on a manifest push by tag holds across instances",
+                false => {
+                    "the store ignores conditional writes: If-Match on a manifest push by tag holds within one instance only (two instances can both pass the check)"
+                }
+            },
+        },
+    ]
+}
+
 /// A large object being written: nothing is visible until [`commit`].
 ///
 /// [`commit`]: ObjectWriter::commit
@@ -133,6 +181,14 @@ pub trait StorageDriver: Send + Sync + 'static {
     /// is one, where the backend has conditional writes (else it replaces).
     async fn put_content_new(&self, path: &str, content: Bytes) -> Result<()>;
 
+    /// Replaces the object with `content` if it holds exactly `expected`
+    /// now (`None`: whatever it holds, or nothing), atomically with respect
+    /// to every other `replace_if` on the path — across processes and
+    /// instances where [`Capabilities::conditional_writes`] says so, else
+    /// only within this process (the caller serialises). `Ok(false)`, and
+    /// nothing written, if it held something else or nothing.
+    async fn replace_if(&self, path: &str, expected: Option<&[u8]>, content: Bytes) -> Result<bool>;
+
     /// Starts writing an object too large to hold whole.
     async fn writer(&self, path: &str) -> Result<Box<dyn ObjectWriter>>;
 
@@ -158,6 +214,16 @@ pub trait StorageDriver: Send + Sync + 'static {
 
     async fn stat(&self, path: &str) -> Result<FileInfo>;
 
+    /// The size of the object at `path`; `NotFound` if there is none (a
+    /// directory is not an object). One request on an object store, where
+    /// `stat` of something absent costs a listing too.
+    async fn size(&self, path: &str) -> Result<u64> {
+        match self.stat(path).await? {
+            FileInfo { is_dir: false, size } => Ok(size),
+            FileInfo { is_dir: true, .. } => Err(StorageError::NotFound(path.to_owned())),
+        }
+    }
+
     /// Names (not full paths) of the direct children of a directory, sorted.
     async fn list(&self, path: &str) -> Result<Vec<String>>;
 
@@ -166,9 +232,8 @@ pub trait StorageDriver: Send + Sync + 'static {
     async fn list_sizes(&self, path: &str) -> Result<Vec<(String, u64)>> {
         let mut out = Vec::new();
         for name in self.list(path).await? {
-            match self.stat(&format!("{}/{name}", path.trim_end_matches('/'))).await {
-                Ok(info) if !info.is_dir => out.push((name, info.size)),
-                Ok(_) => {}
+            match self.size(&format!("{}/{name}", path.trim_end_matches('/'))).await {
+                Ok(size) => out.push((name, size)),
                 // Removed since the listing: not there.
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e),

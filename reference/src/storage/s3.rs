@@ -23,7 +23,7 @@ use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path as Key;
 use object_store::{
     ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig,
-    WriteMultipart,
+    UpdateVersion, WriteMultipart,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +37,14 @@ pub const MAX_CHUNK_SIZE: usize = 5 << 30;
 /// Parts of one object uploaded at once: a writer holds up to this many
 /// chunks (plus the one filling) in memory.
 pub const PARTS_IN_FLIGHT: usize = 2;
+/// Memory all of a driver's large-object writers together may hold in
+/// chunks waiting to be sent; a writer that cannot get its share within
+/// [`WRITER_MEMORY_WAIT`] fails (the client sees 503 and retries).
+pub const WRITERS_MEMORY: usize = 256 << 20;
+pub const WRITER_MEMORY_WAIT: Duration = Duration::from_secs(30);
+/// A writer gathers this much before it takes a share of
+/// [`WRITERS_MEMORY`]: small objects cost nothing from it.
+const UNCOUNTED_BYTES: usize = 1 << 20;
 /// One request to the store, from sending to the last byte of the answer.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Opening a connection to the store.
@@ -45,6 +53,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// how long they may go on in all.
 pub const MAX_RETRIES: usize = 6;
 pub const RETRY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Times a conditional replacement reads again after losing to another
+/// writer whose content still matched.
+const REPLACE_ATTEMPTS: usize = 8;
 
 /// Where the bucket is and how to reach it; distribution's `storage.s3`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -160,6 +171,8 @@ pub struct S3Driver {
     root: String,
     chunk_size: usize,
     conditional_writes: bool,
+    /// Bytes of [`WRITERS_MEMORY`] not held by a writer.
+    memory: Arc<tokio::sync::Semaphore>,
 }
 
 impl S3Driver {
@@ -209,6 +222,7 @@ impl S3Driver {
             root: config.root.trim_matches('/').to_owned(),
             chunk_size: config.chunk_size,
             conditional_writes: false,
+            memory: Arc::new(tokio::sync::Semaphore::new(WRITERS_MEMORY)),
         };
         driver.conditional_writes = driver.probe(probe_name).await?;
         Ok(driver)
@@ -283,6 +297,32 @@ struct S3Writer {
     pending: BytesMut,
     upload: Option<WriteMultipart>,
     size: u64,
+    memory: Arc<tokio::sync::Semaphore>,
+    /// This writer's share of [`WRITERS_MEMORY`].
+    held: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl S3Writer {
+    /// Holds at least `bytes` of the drivers' writer memory.
+    async fn hold(&mut self, bytes: usize) -> Result<()> {
+        let have = self.held.as_ref().map_or(0, |h| h.num_permits());
+        if have >= bytes {
+            return Ok(());
+        }
+        let want = u32::try_from(bytes - have).unwrap_or(u32::MAX);
+        let more = tokio::time::timeout(WRITER_MEMORY_WAIT, self.memory.clone().acquire_many_owned(want)).await;
+        let more = more
+            .map_err(|_| StorageError::Io {
+                path: self.path.clone(),
+                source: std::io::Error::other("no writer memory came free in time; try again"),
+            })?
+            .expect("the writer memory is never closed");
+        match self.held.as_mut() {
+            Some(h) => h.merge(more),
+            None => self.held = Some(more),
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -290,10 +330,16 @@ impl ObjectWriter for S3Writer {
     async fn write(&mut self, data: Bytes) -> Result<()> {
         self.size += data.len() as u64;
         if self.upload.is_none() {
-            if self.pending.len() + data.len() <= self.chunk_size {
+            let gathered = self.pending.len() + data.len();
+            if gathered > UNCOUNTED_BYTES {
+                self.hold(self.chunk_size).await?;
+            }
+            if gathered <= self.chunk_size {
                 self.pending.extend_from_slice(&data);
                 return Ok(());
             }
+            // The chunk filling, and the ones on their way.
+            self.hold(self.chunk_size * (PARTS_IN_FLIGHT + 1)).await?;
             let upload = self.store.put_multipart(&self.key).await.map_err(|e| storage_err(&self.path, e))?;
             let mut upload = WriteMultipart::new_with_chunk_size(upload, self.chunk_size);
             upload.put(std::mem::take(&mut self.pending).freeze());
@@ -306,12 +352,13 @@ impl ObjectWriter for S3Writer {
     }
 
     async fn commit(self: Box<Self>) -> Result<u64> {
-        let S3Writer { store, key, path, pending, upload, size, .. } = *self;
+        let S3Writer { store, key, path, pending, upload, size, held, .. } = *self;
         match upload {
             None => store.put(&key, PutPayload::from(pending.freeze())).await.map(|_| ()),
             Some(upload) => upload.finish().await.map(|_| ()),
         }
         .map_err(|e| storage_err(&path, e))?;
+        drop(held);
         Ok(size)
     }
 
@@ -356,6 +403,44 @@ impl StorageDriver for S3Driver {
             .map_err(|e| storage_err(path, e))
     }
 
+    /// `If-Match` on the ETag read with the content, where the store
+    /// honours it; else a read, a compare and a plain put (serialised only
+    /// within this process, by the caller).
+    async fn replace_if(&self, path: &str, expected: Option<&[u8]>, content: Bytes) -> Result<bool> {
+        let key = self.key(path)?;
+        let Some(expected) = expected else {
+            self.put_content(path, content).await?;
+            return Ok(true);
+        };
+        for _ in 0..REPLACE_ATTEMPTS {
+            let got = match self.store.get(&key).await {
+                Ok(got) => got,
+                Err(object_store::Error::NotFound { .. }) => return Ok(false),
+                Err(e) => return Err(storage_err(path, e)),
+            };
+            let version = UpdateVersion { e_tag: got.meta.e_tag.clone(), version: got.meta.version.clone() };
+            if got.bytes().await.map_err(|e| storage_err(path, e))? != expected {
+                return Ok(false);
+            }
+            if !self.conditional_writes {
+                self.put_content(path, content).await?;
+                return Ok(true);
+            }
+            let options = PutOptions { mode: PutMode::Update(version), ..Default::default() };
+            match self.store.put_opts(&key, PutPayload::from(content.clone()), options).await {
+                Ok(_) => return Ok(true),
+                // Rewritten since it was read (perhaps with the same
+                // content): look again.
+                Err(object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. }) => {}
+                Err(e) => return Err(storage_err(path, e)),
+            }
+        }
+        Err(StorageError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::other(format!("rewritten by others {REPLACE_ATTEMPTS} times in a row")),
+        })
+    }
+
     async fn writer(&self, path: &str) -> Result<Box<dyn ObjectWriter>> {
         let key = self.key(path)?;
         Ok(Box::new(S3Writer {
@@ -366,6 +451,8 @@ impl StorageDriver for S3Driver {
             pending: BytesMut::new(),
             upload: None,
             size: 0,
+            memory: self.memory.clone(),
+            held: None,
         }))
     }
 
@@ -405,6 +492,11 @@ impl StorageDriver for S3Driver {
         }
     }
 
+    async fn size(&self, path: &str) -> Result<u64> {
+        let key = self.key(path)?;
+        self.store.head(&key).await.map(|meta| meta.size).map_err(|e| storage_err(path, e))
+    }
+
     async fn list(&self, path: &str) -> Result<Vec<String>> {
         let prefix = self.dir_key(path)?;
         let listed = self.store.list_with_delimiter(prefix.as_ref()).await.map_err(|e| storage_err(path, e))?;
@@ -439,11 +531,15 @@ impl StorageDriver for S3Driver {
 
     async fn delete(&self, path: &str) -> Result<()> {
         let key = self.key(path)?;
-        let object = match self.store.head(&key).await {
-            Ok(_) => true,
-            Err(object_store::Error::NotFound { .. }) => false,
+        // The registry never keeps an object and a "directory" of the same
+        // name, so an object found is all there is to delete (and the
+        // listing, slow on some stores when it finds nothing, is spared).
+        // S3 answers a DELETE of nothing with success: HEAD tells.
+        match self.store.head(&key).await {
+            Ok(_) => return self.store.delete(&key).await.map_err(|e| storage_err(path, e)),
+            Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(storage_err(path, e)),
-        };
+        }
         let below: Vec<Key> = self
             .store
             .list(Some(&key))
@@ -451,10 +547,10 @@ impl StorageDriver for S3Driver {
             .try_collect()
             .await
             .map_err(|e| storage_err(path, e))?;
-        if !object && below.is_empty() {
+        if below.is_empty() {
             return Err(StorageError::NotFound(path.to_owned()));
         }
-        let doomed = futures_util::stream::iter(below.into_iter().chain(object.then_some(key)).map(Ok)).boxed();
+        let doomed = futures_util::stream::iter(below.into_iter().map(Ok)).boxed();
         let mut deletes = self.store.delete_stream(doomed);
         while let Some(deleted) = deletes.next().await {
             match deleted {

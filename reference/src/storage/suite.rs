@@ -23,6 +23,8 @@ pub async fn run(driver: Arc<dyn StorageDriver>) {
     empty_directories(d).await;
     writers_race_empty_dir_removal(driver.clone()).await;
     creators_race(driver.clone()).await;
+    conditional_replacement(d).await;
+    replacers_race(driver.clone()).await;
     invalid_paths(d).await;
     if d.capabilities().appends {
         appends(d).await;
@@ -81,6 +83,49 @@ async fn creators_race(d: Arc<dyn StorageDriver>) {
         }
     }
     d.delete("/create-race").await.unwrap();
+}
+
+async fn conditional_replacement(d: &dyn StorageDriver) {
+    assert!(!d.replace_if("/cas/x", Some(b"v1"), Bytes::from_static(b"v2")).await.unwrap(), "replaced nothing");
+    assert!(d.stat("/cas/x").await.unwrap_err().is_not_found());
+    assert!(d.replace_if("/cas/x", None, Bytes::from_static(b"v1")).await.unwrap());
+    assert!(!d.replace_if("/cas/x", Some(b"v0"), Bytes::from_static(b"v2")).await.unwrap());
+    assert_eq!(d.get_content("/cas/x").await.unwrap(), "v1");
+    assert!(d.replace_if("/cas/x", Some(b"v1"), Bytes::from_static(b"v2")).await.unwrap());
+    assert_eq!(d.get_content("/cas/x").await.unwrap(), "v2");
+    d.delete("/cas").await.unwrap();
+}
+
+/// Counters incremented by read-then-replace from many tasks: where the
+/// driver claims conditional writes, no increment is lost.
+async fn replacers_race(d: Arc<dyn StorageDriver>) {
+    const REPLACERS: usize = 6;
+    const INCREMENTS: usize = 12;
+    if !d.capabilities().conditional_writes {
+        return;
+    }
+    d.put_content("/cas-race/n", Bytes::from_static(b"0")).await.unwrap();
+    let tasks: Vec<_> = (0..REPLACERS)
+        .map(|_| {
+            let d = d.clone();
+            tokio::spawn(async move {
+                let mut done = 0;
+                while done < INCREMENTS {
+                    let current = d.get_content("/cas-race/n").await.unwrap();
+                    let n: usize = std::str::from_utf8(&current).unwrap().parse().unwrap();
+                    if d.replace_if("/cas-race/n", Some(&current), Bytes::from((n + 1).to_string())).await.unwrap() {
+                        done += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let total = d.get_content("/cas-race/n").await.unwrap();
+    assert_eq!(total, (REPLACERS * INCREMENTS).to_string(), "conditional replacements lost an increment");
+    d.delete("/cas-race").await.unwrap();
 }
 
 /// Large objects: nothing visible before commit, replaced whole by it,
@@ -212,6 +257,9 @@ async fn listing_and_stat(d: &dyn StorageDriver) {
     assert_eq!((f.size, f.is_dir), (2, false));
     assert!(d.stat("/l/c").await.unwrap().is_dir);
     assert!(d.stat("/l/q").await.unwrap_err().is_not_found());
+    assert_eq!(d.size("/l/b").await.unwrap(), 2);
+    assert!(d.size("/l/c").await.unwrap_err().is_not_found(), "a directory has no size of its own");
+    assert!(d.size("/l/q").await.unwrap_err().is_not_found());
     // A name that is a prefix of another is not its parent.
     d.put_content("/l/ab", Bytes::from_static(b"x")).await.unwrap();
     assert_eq!(d.list("/l/a").await.unwrap(), ["longer", "x", "y"]);
