@@ -52,7 +52,7 @@ fn bash_completes_commands_options_and_values() {
     }
     assert_eq!(complete(&script, &["drydock", "se"]), ["serve"]);
     assert_eq!(complete(&script, &["drydock", "serve", "--sto"]), ["--storage"]);
-    assert_eq!(complete(&script, &["drydock", "serve", "--storage", ""]), ["filesystem", "memory"]);
+    assert_eq!(complete(&script, &["drydock", "serve", "--storage", ""]), ["filesystem", "memory", "s3"]);
     // The other shells' scripts are made from the same definition.
     for shell in ["zsh", "fish", "elvish", "powershell"] {
         let text = drydock(&["generate", "completions", shell]);
