@@ -18,7 +18,7 @@ fn unsafe_settings_stop_startup_naming_each_key() {
     let config = scratch.0.join("config.yml");
     std::fs::write(
         &config,
-        "version: 0.1\nstorage:\n  s3:\n    bucket: b\n  maintenance:\n    readonly:\n      enabled: true\nauth:\n  silly:\n    realm: https://auth.example/token\n    service: registry\nproxy:\n  remoteurl: https://registry-1.docker.io\n",
+        "version: 0.1\nstorage:\n  azure:\n    accountname: a\n  maintenance:\n    readonly:\n      enabled: true\nauth:\n  silly:\n    realm: https://auth.example/token\n    service: registry\nproxy:\n  remoteurl: https://registry-1.docker.io\n",
     )
     .unwrap();
     let port = free_port();
@@ -28,7 +28,7 @@ fn unsafe_settings_stop_startup_naming_each_key() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
-    for key in ["storage.s3", "auth.silly", "proxy"] {
+    for key in ["storage.azure", "auth.silly", "proxy"] {
         assert!(stderr.contains(key), "{key} not named:\n{stderr}");
     }
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "it must never have listened");
