@@ -143,12 +143,7 @@ impl BlobStore {
             }
             next = fetched;
         }
-        let actual = digester.finish();
-        if verify && actual != *d {
-            writer.abort().await;
-            return Err(super::error::RegistryError::DigestMismatch { expected: d.clone(), actual });
-        }
-        Ok(writer.commit().await?)
+        publish_if_matches(writer, digester, d, verify).await
     }
 
     /// Writes a whole blob straight from a request body, hashing it on the
@@ -175,12 +170,7 @@ impl BlobStore {
                 return Err(e);
             }
         }
-        let actual = digester.finish();
-        if actual != *d {
-            writer.abort().await;
-            return Err(super::error::RegistryError::DigestMismatch { expected: d.clone(), actual });
-        }
-        Ok(writer.commit().await?)
+        publish_if_matches(writer, digester, d, true).await
     }
 
     /// Records that `d` is wanted as of `now` (see `gc`).
@@ -192,6 +182,23 @@ impl BlobStore {
         let path = paths::blob_data(d);
         self.driver.delete(path.trim_end_matches("/data")).await
     }
+}
+
+/// Publishes what `writer` holds as blob `d` if it hashed to `d` (or
+/// unchecked, for the `adopt-segments-unverified` mutant); else throws it
+/// away. Returns the size.
+async fn publish_if_matches(
+    writer: Box<dyn crate::storage::ObjectWriter>,
+    digester: Digester,
+    d: &Digest,
+    verify: bool,
+) -> super::error::Result<u64> {
+    let actual = digester.finish();
+    if verify && actual != *d {
+        writer.abort().await;
+        return Err(super::error::RegistryError::DigestMismatch { expected: d.clone(), actual });
+    }
+    Ok(writer.commit().await?)
 }
 
 fn report_damage(d: &Digest, size: u64) {
