@@ -39,6 +39,11 @@ impl Cluster {
     /// Starts the cluster in `dir` and waits until every node serves the
     /// bucket.
     pub fn start(dir: &Path) -> Cluster {
+        // One start at a time in a test process: the script picks free ports
+        // and releases them before Garage binds them, so two clusters
+        // starting together could pick the same one.
+        static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = STARTING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // A start that fails stops what it started (the script's ERR trap).
         let out = Command::new(script()).arg("start").arg(dir).env("GARAGE", binary()).output().unwrap();
         assert!(
@@ -70,8 +75,14 @@ impl Cluster {
     pub fn s3(&self, node: usize, method: &str, key: &str, headers: &[&str], body: Option<&[u8]>) -> (u16, Vec<u8>) {
         let url = format!("{}/{}/{key}", self.endpoints[node], self.bucket);
         let mut cmd = Command::new("curl");
-        cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, "--max-time", "30"])
-            .arg("--aws-sigv4")
+        cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "--max-time", "30"]);
+        // A HEAD told by -X would wait for a body that never comes.
+        if method == "HEAD" {
+            cmd.arg("--head");
+        } else {
+            cmd.args(["-X", method]);
+        }
+        cmd.arg("--aws-sigv4")
             .arg(format!("aws:amz:{}:s3", self.region))
             .arg("--user")
             .arg(format!("{}:{}", self.access_key, self.secret_key))
@@ -92,6 +103,18 @@ impl Cluster {
         let status = std::str::from_utf8(&answer[split + 1..]).unwrap().trim().parse().unwrap();
         answer.truncate(split);
         (status, answer)
+    }
+}
+
+impl Cluster {
+    /// The keys node `node` lists under `prefix` (first page: enough for
+    /// what a test leaves).
+    pub fn keys(&self, node: usize, prefix: &str) -> Vec<String> {
+        let query = format!("?list-type=2&prefix={}", prefix.replace('/', "%2F"));
+        let (status, listing) = self.s3(node, "GET", &query, &[], None);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&listing));
+        let listing = String::from_utf8(listing).unwrap();
+        listing.split("<Key>").skip(1).map(|rest| rest.split("</Key>").next().unwrap().to_owned()).collect()
     }
 }
 
