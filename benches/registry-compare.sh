@@ -20,12 +20,8 @@ cd "$(dirname "$0")/.."
 SIZE_MIB=${SIZE_MIB:-1024}
 WRK_SECONDS=${WRK_SECONDS:-5}
 
-need=()
-for tool in curl wrk docker-registry; do command -v "$tool" >/dev/null || need+=("$tool"); done
-if [ ${#need[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+source benches/lib.sh
+apt_need curl wrk docker-registry
 
 if [ -z "${DRYDOCK:-}" ]; then
   cargo build --release --quiet
@@ -44,16 +40,6 @@ config_digest="sha256:$(sha256sum "$work/config" | cut -d' ' -f1)"
 cat >"$work/manifest" <<JSON
 {"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"$config_digest","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"$digest","size":$((SIZE_MIB * 1024 * 1024))}]}
 JSON
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 400); do curl -s "http://127.0.0.1:$1/v2/" >/dev/null && return 0; sleep 0.025; done; return 1; }
-now() { date +%s.%N; }
-rate() { python3 -c "print(f'{$1 / ($3 - $2):.1f}')"; }
-peak_rss_mib() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
-# CPU seconds (user + system) a process has used so far.
-cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"; }
-# Of it, in the kernel.
-sys_s() { awk -v hz="$(getconf CLK_TCK)" '{ print $15 / hz }' "/proc/$1/stat"; }
 
 # The machine's limits.
 sha_mib=$(openssl speed -seconds 3 -bytes 16384 sha256 2>/dev/null \
@@ -98,8 +84,7 @@ measure() { # name port pid -> sets push, pull, gets, rss
   local location
   c0=$(cpu_s "$pid") k0=$(sys_s "$pid")
   t0=$(now)
-  location=$(curl -sf -D - -o /dev/null -X POST "$base/blobs/uploads/" | tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
-  case "$location" in /*) location="http://127.0.0.1:$port$location" ;; esac
+  location=$(upload_url "$port" bench)
   curl -sf -o /dev/null -X PUT -T - -H 'Content-Type: application/octet-stream' "$location&digest=$digest" <"$blob"
   t1=$(now)
   c1=$(cpu_s "$pid") k1=$(sys_s "$pid")
@@ -122,8 +107,7 @@ measure() { # name port pid -> sets push, pull, gets, rss
   push=$(rate "$SIZE_MIB" "$t0" "$t1")
   pull=$(rate "$SIZE_MIB" "$t1" "$t2")
   rss=$(peak_rss_mib "$pid")
-  location=$(curl -sf -D - -o /dev/null -X POST "$base/blobs/uploads/" | tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
-  case "$location" in /*) location="http://127.0.0.1:$port$location" ;; esac
+  location=$(upload_url "$port" bench)
   curl -sf -o /dev/null -X PUT --data-binary @"$work/config" -H 'Content-Type: application/octet-stream' "$location&digest=$config_digest"
   curl -sf -o /dev/null -X PUT --data-binary @"$work/manifest" -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' "$base/manifests/latest"
   c0=$(cpu_s "$pid")

@@ -21,6 +21,7 @@ struct Flags {
     cached_manifest_skips_link: AtomicBool,
     verified_once: AtomicBool,
     adopt_segments_unverified: AtomicBool,
+    resume_at_window_start: AtomicBool,
 }
 
 impl Mutants {
@@ -96,6 +97,17 @@ impl Mutants {
     /// under it.
     pub fn adopt_segments_unverified(&self) -> bool {
         self.0.adopt_segments_unverified.load(Ordering::Relaxed)
+    }
+
+    /// Reopen a streamed storage read that broke where its request began
+    /// instead of where it stopped, as a retry that forgets what it already
+    /// handed on: bytes repeat.
+    pub fn resume_at_window_start(&self) -> bool {
+        self.0.resume_at_window_start.load(Ordering::Relaxed)
+    }
+
+    pub fn set_resume_at_window_start(&self, on: bool) {
+        self.0.resume_at_window_start.store(on, Ordering::Relaxed);
     }
 
     pub fn set_adopt_segments_unverified(&self, on: bool) {

@@ -227,6 +227,7 @@ impl RegistryHost {
         m.set_cached_manifest_skips_link(self.mutant == Some(Mutant::CachedManifestSkipsLink));
         m.set_verified_once(self.mutant == Some(Mutant::VerifiedOnce));
         m.set_adopt_segments_unverified(self.mutant == Some(Mutant::AdoptSegmentsUnverified));
+        m.set_resume_at_window_start(self.mutant == Some(Mutant::ResumeAtWindowStart));
         instance.notifications.start_workers(Arc::new(SimConnector)).await.map_err(|e| e.to_string())?;
         self.trace.record(&self.name, format!("start instance {}", instance.instance_id));
         let registry = &instance.registry;

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use drydock_reference::storage::{
-    Capabilities, FileInfo, InMemoryDriver, ObjectWriter, Result, StorageDriver, StorageError,
+    ByteStream, Capabilities, FileInfo, InMemoryDriver, ObjectWriter, Result, StorageDriver, StorageError,
 };
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
@@ -23,6 +23,9 @@ pub struct StorageFaults {
     pub error_per_10k: u32,
     /// Upper bound of the latency added to each operation.
     pub max_latency: Duration,
+    /// Chance in 10,000 that a streamed read breaks off partway (after a
+    /// seeded number of chunks, possibly none).
+    pub stream_breaks_per_10k: u32,
     /// A listing misses objects written less than this long ago.
     pub list_lag: Duration,
     /// An append lands in two steps, so a host that crashes mid-append
@@ -80,11 +83,28 @@ impl StorageModel {
     pub fn apply(self, faults: StorageFaults) -> StorageFaults {
         match self {
             StorageModel::Files => faults,
-            StorageModel::S3 => StorageFaults { objects: true, conditional_writes: true, ..faults },
-            StorageModel::S3Unconditional => StorageFaults { objects: true, conditional_writes: false, ..faults },
+            StorageModel::S3 => StorageFaults {
+                objects: true,
+                conditional_writes: true,
+                stream_breaks_per_10k: faults.stream_breaks_per_10k.max(S3_STREAM_BREAKS),
+                ..faults
+            },
+            StorageModel::S3Unconditional => StorageFaults {
+                objects: true,
+                conditional_writes: false,
+                stream_breaks_per_10k: faults.stream_breaks_per_10k.max(S3_STREAM_BREAKS),
+                ..faults
+            },
         }
     }
 }
+
+/// On the S3 models, the chance in 10,000 that a streamed read breaks off
+/// (connections reset, requests time out under slow readers): often, so
+/// every run meets some.
+const S3_STREAM_BREAKS: u32 = 2_000;
+/// The largest chunk a simulated stream delivers at once.
+const STREAM_CHUNK_MAX: usize = 32 << 10;
 
 /// Bytes per piece when the non-atomic-move mutant copies an object.
 const MOVE_PIECE: usize = 8 << 10;
@@ -297,6 +317,55 @@ impl StorageDriver for FaultyStorage {
     async fn read_at(&self, path: &str, offset: u64, max: usize) -> Result<Bytes> {
         self.before("read", path).await?;
         self.inner.read_at(path, offset, max).await
+    }
+
+    /// On the object-store models, a streamed read as S3 answers one: the
+    /// object as it was when the request was answered, arriving in chunks
+    /// with latency between them, and — at the fault rate — breaking off
+    /// partway (a reset connection, a request timeout).
+    async fn read_stream(&self, path: &str, offset: u64, len: u64) -> Result<Option<ByteStream>> {
+        use futures_util::StreamExt;
+        self.before("read_stream", path).await?;
+        let Some(stream) = self.inner.read_stream(path, offset, len).await? else { return Ok(None) };
+        // Re-cut into seeded sizes, as a network delivers them.
+        let whole: Vec<Bytes> = stream.map(|c| c.expect("the in-memory driver's streams do not fail")).collect().await;
+        let whole = Bytes::from(whole.concat());
+        let mut chunks: Vec<Result<Bytes>> = Vec::new();
+        let mut at = 0;
+        while at < whole.len() {
+            let n = (self.jitter(Duration::from_micros(STREAM_CHUNK_MAX as u64)).as_micros() as usize + 1)
+                .min(whole.len() - at);
+            chunks.push(Ok(whole.slice(at..at + n)));
+            at += n;
+        }
+        let breaks_after = self
+            .roll(self.faults.stream_breaks_per_10k)
+            .then(|| self.jitter(Duration::from_micros(chunks.len() as u64 + 1)).as_micros() as usize);
+        if let Some(n) = breaks_after {
+            self.trace.record("storage", format!("fault: read stream of {path} at {offset} breaks after {n} chunks"));
+        }
+        let delays: Vec<Duration> = chunks.iter().map(|_| self.jitter(self.faults.max_latency / 4)).collect();
+        let path = path.to_owned();
+        let paced =
+            futures_util::stream::iter(chunks.into_iter().zip(delays).enumerate()).then(move |(i, (chunk, delay))| {
+                let broken = breaks_after.is_some_and(|n| i >= n);
+                let path = path.clone();
+                async move {
+                    tokio::time::sleep(delay).await;
+                    match broken {
+                        true => Err(StorageError::Io { path, source: std::io::Error::other("injected stream break") }),
+                        false => chunk,
+                    }
+                }
+            });
+        // A broken stream ends with its error.
+        let mut ended = false;
+        let until_broken = paced.take_while(move |item| {
+            let go = !ended;
+            ended = ended || item.is_err();
+            futures_util::future::ready(go)
+        });
+        Ok(Some(until_broken.boxed()))
     }
 
     async fn append(&self, path: &str, offset: u64, data: Bytes) -> Result<u64> {

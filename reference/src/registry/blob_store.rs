@@ -18,7 +18,8 @@
 
 use super::paths;
 use super::piece_record::{PIECE_BYTES, PIECE_RECORDS_BYTES, PieceRecord, PieceRecorder, PieceRecords};
-use super::upload_data::{SegmentList, read_segments};
+use super::upload_data::{SealedRead, SegmentList};
+use crate::storage::sequential_read::SequentialRead;
 use crate::storage::{Result, StorageDriver};
 use bytes::Bytes;
 use drydock_spec::{Algorithm, Digest, Digester};
@@ -60,6 +61,11 @@ impl BlobStore {
 
     pub async fn read_at(&self, d: &Digest, offset: u64, max: usize) -> Result<Bytes> {
         self.driver.read_at(&paths::blob_data(d), offset, max).await
+    }
+
+    /// Reads blob `d` front to back from `start` up to `end`.
+    pub fn sequential(&self, d: &Digest, start: u64, end: u64) -> SequentialRead {
+        SequentialRead::new(self.driver.clone(), paths::blob_data(d), start, end)
     }
 
     /// The whole blob if it is stored and hashes to `d`; `None` if it is
@@ -118,21 +124,21 @@ impl BlobStore {
         let size = list.size();
         let mut writer = self.driver.writer(&paths::blob_data(d)).await?;
         let mut digester = Digester::new(d.algorithm());
-        let read = |at: u64| read_segments(self.driver.as_ref(), list, at, ADOPT_PIECE);
-        let mut next = if size > 0 { Some(read(0).await) } else { None };
+        let mut sealed = SealedRead::new(self.driver.clone(), list);
+        let mut next = if size > 0 { Some(sealed.next(ADOPT_PIECE).await) } else { None };
         while let Some(piece) = next.take() {
             let piece = match piece {
-                Ok(piece) => piece,
+                Ok(piece) if !piece.is_empty() => piece,
+                Ok(_) => break,
                 Err(e) => {
                     writer.abort().await;
                     return Err(e);
                 }
             };
             digester.update(&piece);
-            let at = digester.len();
             // The next piece is fetched while this one is written.
-            let (written, fetched) = if at < size {
-                let (w, r) = futures_util::future::join(writer.write(piece), read(at)).await;
+            let (written, fetched) = if digester.len() < size {
+                let (w, r) = futures_util::future::join(writer.write(piece), sealed.next(ADOPT_PIECE)).await;
                 (w, Some(r))
             } else {
                 (writer.write(piece).await, None)
@@ -221,6 +227,8 @@ pub struct VerifiedRead {
     pos: u64,
     end: u64,
     check: Check,
+    /// Where the bytes come from: whole pieces where they are checked.
+    source: SequentialRead,
 }
 
 enum Check {
@@ -249,30 +257,48 @@ impl VerifiedRead {
             Some(record) => Check::Record(record),
             None => Check::Digest(Box::new((Digester::new(digest.algorithm()), PieceRecorder::default()))),
         };
-        VerifiedRead { blobs, digest, size, pos: 0, end: size, check }
+        VerifiedRead::new(blobs, digest, size, 0, size, check)
     }
 
     /// Bytes `start..end` of the `size`-byte blob `digest`.
     pub fn range(blobs: BlobStore, digest: Digest, size: u64, start: u64, end: u64) -> VerifiedRead {
         debug_assert!(start <= end && end <= size);
         let check = blobs.record(&digest).map_or(Check::Unchecked, Check::Record);
-        VerifiedRead { blobs, digest, size, pos: start, end, check }
+        VerifiedRead::new(blobs, digest, size, start, end, check)
+    }
+
+    fn new(blobs: BlobStore, digest: Digest, size: u64, start: u64, end: u64, check: Check) -> VerifiedRead {
+        // Checked pieces are read whole: from the start of the first one to
+        // the end of the last.
+        let piece = PIECE_BYTES as u64;
+        let (from, to) = match check {
+            Check::Unchecked => (start, end),
+            _ => (start - start % piece, end.div_ceil(piece).saturating_mul(piece).min(size)),
+        };
+        let source = blobs.sequential(&digest, from, to);
+        VerifiedRead { blobs, digest, size, pos: start, end, check, source }
     }
 
     #[cfg(feature = "sim-mutants")]
-    pub(crate) fn unverified(mut self) -> VerifiedRead {
-        self.check = Check::Unchecked;
+    pub(crate) fn unverified(self) -> VerifiedRead {
+        VerifiedRead::new(self.blobs, self.digest, self.size, self.pos, self.end, Check::Unchecked)
+    }
+
+    /// The `resume-at-window-start` mutant (see `Mutants`).
+    #[cfg(feature = "sim-mutants")]
+    pub(crate) fn resuming_at_window_start(mut self) -> VerifiedRead {
+        self.source = self.source.resuming_at_window_start();
         self
     }
 
     /// The `verified-once` mutant: a blob with a record is served as
     /// stored, as if having been verified once proved it forever.
     #[cfg(feature = "sim-mutants")]
-    pub(crate) fn trusting_records(mut self) -> VerifiedRead {
-        if matches!(self.check, Check::Record(_)) {
-            self.check = Check::Unchecked;
+    pub(crate) fn trusting_records(self) -> VerifiedRead {
+        match self.check {
+            Check::Record(_) => self.unverified(),
+            _ => self,
         }
-        self
     }
 
     /// The next piece, at most [`PIECE_BYTES`]; `None` once the read is
@@ -285,8 +311,8 @@ impl VerifiedRead {
         let (index, at) = (self.pos / piece, self.pos % piece);
         let out = match &self.check {
             Check::Unchecked => {
-                let want = usize::try_from(self.end - self.pos).unwrap_or(usize::MAX).min(PIECE_BYTES);
-                self.blobs.read_at(&self.digest, self.pos, want).await?
+                debug_assert_eq!(self.source.position(), self.pos);
+                self.source.take(PIECE_BYTES).await?
             }
             Check::Record(record) => {
                 let record = record.clone();
@@ -335,10 +361,11 @@ impl VerifiedRead {
 
     /// Piece `index`, whole: short only if storage holds less than the
     /// blob's size.
-    async fn read_piece(&self, index: u64) -> std::result::Result<Bytes, ReadError> {
+    async fn read_piece(&mut self, index: u64) -> std::result::Result<Bytes, ReadError> {
         let from = index * PIECE_BYTES as u64;
+        debug_assert_eq!(self.source.position(), from);
         let want = usize::try_from(self.size - from).unwrap_or(usize::MAX).min(PIECE_BYTES);
-        let bytes = self.blobs.read_at(&self.digest, from, want).await?;
+        let bytes = self.source.take(want).await?;
         if bytes.len() < want {
             return Err(ReadError::Short(self.digest.clone(), from + bytes.len() as u64));
         }

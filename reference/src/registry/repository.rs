@@ -300,6 +300,9 @@ impl Repository<'_> {
             if self.registry.mutants.verified_once() {
                 return read.trusting_records();
             }
+            if self.registry.mutants.resume_at_window_start() {
+                return read.resuming_at_window_start();
+            }
         }
         read
     }

@@ -21,6 +21,7 @@
 
 use super::error::{RegistryError, Result};
 use super::paths;
+use crate::storage::sequential_read::SequentialRead;
 use crate::storage::{StorageDriver, StorageError};
 use bytes::Bytes;
 use drydock_spec::RepositoryName;
@@ -261,6 +262,51 @@ pub async fn read_segments(driver: &dyn StorageDriver, list: &SegmentList, offse
         start += size;
     }
     Ok(Bytes::new())
+}
+
+/// A sealed upload's data read front to back, segment by segment (one
+/// streamed request per segment window on an object store). A segment
+/// shorter than listed (replaced meanwhile) is an invalid upload.
+pub struct SealedRead {
+    driver: Arc<dyn StorageDriver>,
+    segments: std::vec::IntoIter<(String, u64)>,
+    current: Option<(SequentialRead, u64, String)>,
+}
+
+impl SealedRead {
+    pub fn new(driver: Arc<dyn StorageDriver>, list: &SegmentList) -> SealedRead {
+        SealedRead { driver, segments: list.segments.clone().into_iter(), current: None }
+    }
+
+    /// The next up to `max` bytes; empty at the end.
+    pub async fn next(&mut self, max: usize) -> Result<Bytes> {
+        loop {
+            if self.current.as_ref().is_some_and(|(read, size, _)| read.position() >= *size) {
+                self.current = None;
+            }
+            let (read, size, path) = match &mut self.current {
+                Some(current) => current,
+                None => match self.segments.next() {
+                    Some((path, size)) => {
+                        let read = SequentialRead::new(self.driver.clone(), path.clone(), 0, size);
+                        self.current.insert((read, size, path))
+                    }
+                    None => return Ok(Bytes::new()),
+                },
+            };
+            let want = usize::try_from(*size - read.position()).unwrap_or(usize::MAX).min(max);
+            if want == 0 {
+                continue;
+            }
+            let got = read.take(want).await?;
+            if got.len() != want {
+                return Err(RegistryError::UploadInvalid(format!(
+                    "upload segment {path} no longer holds the {size} bytes it was sealed with"
+                )));
+            }
+            return Ok(got);
+        }
+    }
 }
 
 /// What an append at `offset` means for the upload. If another request

@@ -2,11 +2,14 @@
 //! `drydock serve --storage memory`. Deterministic: a `BTreeMap` orders all
 //! listings.
 
-use super::{Capabilities, FileInfo, ObjectWriter, Result, StorageDriver, StorageError, check_path};
+use super::{ByteStream, Capabilities, FileInfo, ObjectWriter, Result, StorageDriver, StorageError, check_path};
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+
+/// Bytes per chunk of a streamed read: deliberately not a power of two.
+const STREAM_CHUNK: usize = 100_000;
 
 type Objects = Arc<Mutex<BTreeMap<String, Vec<u8>>>>;
 
@@ -130,6 +133,25 @@ impl StorageDriver for InMemoryDriver {
         }
         objects.insert(path.to_owned(), content.to_vec());
         Ok(true)
+    }
+
+    /// As an object store (without appends), reads stream, in chunks
+    /// unrelated to the reader's pieces, as a network answer arrives.
+    async fn read_stream(&self, path: &str, offset: u64, len: u64) -> Result<Option<ByteStream>> {
+        check_path(path)?;
+        if self.capabilities.appends {
+            return Ok(None);
+        }
+        let objects = self.objects();
+        let object = objects.get(path).ok_or_else(|| StorageError::NotFound(path.into()))?;
+        let from = usize::try_from(offset).unwrap_or(usize::MAX).min(object.len());
+        let to = usize::try_from(offset.saturating_add(len)).unwrap_or(usize::MAX).min(object.len());
+        let range = Bytes::copy_from_slice(&object[from..to]);
+        let chunks: Vec<Result<Bytes>> = (0..range.len())
+            .step_by(STREAM_CHUNK)
+            .map(|at| Ok(range.slice(at..(at + STREAM_CHUNK).min(range.len()))))
+            .collect();
+        Ok(Some(Box::pin(futures_util::stream::iter(chunks))))
     }
 
     async fn writer(&self, path: &str) -> Result<Box<dyn ObjectWriter>> {

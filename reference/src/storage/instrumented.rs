@@ -1,7 +1,7 @@
 //! A driver that times every operation of the driver it wraps: latency
 //! histograms and error counts per operation, for `/metrics`.
 
-use super::{Capabilities, FileInfo, ObjectWriter, Result, StorageDriver};
+use super::{ByteStream, Capabilities, FileInfo, ObjectWriter, Result, StorageDriver};
 use crate::http::metrics::Histogram;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -95,6 +95,10 @@ impl StorageDriver for Instrumented {
     }
     async fn read_at(&self, path: &str, offset: u64, max: usize) -> Result<Bytes> {
         timed!(self, "read_at", self.inner.read_at(path, offset, max))
+    }
+    async fn read_stream(&self, path: &str, offset: u64, len: u64) -> Result<Option<ByteStream>> {
+        // Timed up to the store's answer; the bytes flow at the reader's pace.
+        timed!(self, "read_stream", self.inner.read_stream(path, offset, len))
     }
     async fn append(&self, path: &str, offset: u64, data: Bytes) -> Result<u64> {
         timed!(self, "append", self.inner.append(path, offset, data))

@@ -41,6 +41,7 @@ mod inmemory;
 pub mod instrumented;
 #[cfg(feature = "s3")]
 pub mod s3;
+pub mod sequential_read;
 pub mod suite;
 
 pub use filesystem::FilesystemDriver;
@@ -146,6 +147,9 @@ pub fn cross_instance_guarantees(caps: Capabilities) -> Vec<Guarantee> {
     ]
 }
 
+/// A streamed read's chunks ([`StorageDriver::read_stream`]).
+pub type ByteStream = futures_util::stream::BoxStream<'static, Result<Bytes>>;
+
 /// A large object being written: nothing is visible until [`commit`].
 ///
 /// [`commit`]: ObjectWriter::commit
@@ -194,6 +198,16 @@ pub trait StorageDriver: Send + Sync + 'static {
 
     /// Up to `max` bytes starting at `offset`; empty at or past the end.
     async fn read_at(&self, path: &str, offset: u64, max: usize) -> Result<Bytes>;
+
+    /// `len` bytes from `offset` (fewer where the object ends) as one
+    /// stream, where a request per piece would cost a round trip each
+    /// (object stores); `None` where `read_at` piece by piece is as good,
+    /// and the caller reads so. Read through
+    /// [`sequential_read::SequentialRead`].
+    async fn read_stream(&self, path: &str, offset: u64, len: u64) -> Result<Option<ByteStream>> {
+        let _ = (path, offset, len);
+        Ok(None)
+    }
 
     /// Appends to the existing object, durably, if and only if it is `offset`
     /// bytes long; else `SizeMismatch`, writing nothing (`NotFound` if it

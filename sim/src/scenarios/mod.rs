@@ -10,6 +10,7 @@ mod gc_race;
 mod interleavings;
 mod purge_race;
 mod receiver_outage;
+mod s3_reads;
 mod same_blob;
 mod tag_race;
 mod upload_resume;
@@ -55,6 +56,9 @@ pub enum Mutant {
     /// An object store's upload segments are copied into the blob store
     /// without checking them against the digest.
     AdoptSegmentsUnverified,
+    /// A streamed storage read that broke is reopened where its request
+    /// began, not where it stopped.
+    ResumeAtWindowStart,
     /// No planted bug: the scenario guards invariants of the real server only.
     None,
 }
@@ -77,6 +81,7 @@ impl Mutant {
             Mutant::CachedManifestSkipsLink => "cached-manifest-skips-link",
             Mutant::VerifiedOnce => "verified-once",
             Mutant::AdoptSegmentsUnverified => "adopt-segments-unverified",
+            Mutant::ResumeAtWindowStart => "resume-at-window-start",
             Mutant::None => "none",
         }
     }
@@ -143,6 +148,7 @@ pub fn all() -> Vec<Scenario> {
         gc_race::scenario(),
         interleavings::scenario(),
         interleavings::s3_scenario(),
+        s3_reads::scenario(),
         bit_rot::scenario(),
         bit_rot::after_pull_scenario(),
         catalog_walk::scenario(),
