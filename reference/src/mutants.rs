@@ -22,6 +22,7 @@ struct Flags {
     verified_once: AtomicBool,
     adopt_segments_unverified: AtomicBool,
     resume_at_window_start: AtomicBool,
+    tag_check_then_put: AtomicBool,
 }
 
 impl Mutants {
@@ -104,6 +105,17 @@ impl Mutants {
     /// handed on: bytes repeat.
     pub fn resume_at_window_start(&self) -> bool {
         self.0.resume_at_window_start.load(Ordering::Relaxed)
+    }
+
+    /// Honour `If-Match` on a tag by reading the tag, comparing, then
+    /// writing it unconditionally — a check another instance can slip
+    /// between.
+    pub fn tag_check_then_put(&self) -> bool {
+        self.0.tag_check_then_put.load(Ordering::Relaxed)
+    }
+
+    pub fn set_tag_check_then_put(&self, on: bool) {
+        self.0.tag_check_then_put.store(on, Ordering::Relaxed);
     }
 
     pub fn set_resume_at_window_start(&self, on: bool) {

@@ -65,19 +65,27 @@ impl Registry {
         let blobs = BlobStore::new(driver.clone());
         let layers = LinkedBlobStore::new(driver.clone(), blobs.clone(), LinkKind::Layer);
         let revisions = LinkedBlobStore::new(driver.clone(), blobs.clone(), LinkKind::Revision);
+        #[cfg(feature = "sim-mutants")]
+        let mutants = crate::mutants::Mutants::default();
+        #[cfg_attr(not(feature = "sim-mutants"), allow(unused_mut))]
+        let mut tags = TagStore::new(driver.clone());
+        #[cfg(feature = "sim-mutants")]
+        {
+            tags.mutants = mutants.clone();
+        }
         let manifests = ManifestStore {
             driver: driver.clone(),
             blobs: blobs.clone(),
             layers: layers.clone(),
             revisions,
-            tags: TagStore::new(driver.clone()),
+            tags,
             referrers: ReferrersStore::new(driver.clone(), blobs.clone()),
             cache: Arc::new(ManifestCache::new(MANIFEST_CACHE_BYTES)),
             rules: Default::default(),
         };
         Registry {
             #[cfg(feature = "sim-mutants")]
-            mutants: Default::default(),
+            mutants,
             uploads: BlobWriter::new(driver.clone()),
             driver,
             env,

@@ -19,11 +19,18 @@ pub struct TagStore {
     driver: Arc<dyn StorageDriver>,
     /// Serialises updates of one tag within this process.
     locks: Arc<[Mutex<()>; TAG_LOCK_STRIPES]>,
+    #[cfg(feature = "sim-mutants")]
+    pub(crate) mutants: crate::mutants::Mutants,
 }
 
 impl TagStore {
     pub fn new(driver: Arc<dyn StorageDriver>) -> TagStore {
-        TagStore { driver, locks: Arc::new(std::array::from_fn(|_| Mutex::new(()))) }
+        TagStore {
+            driver,
+            locks: Arc::new(std::array::from_fn(|_| Mutex::new(()))),
+            #[cfg(feature = "sim-mutants")]
+            mutants: Default::default(),
+        }
     }
 
     pub async fn get(&self, repo: &RepositoryName, tag: &Tag) -> Result<Option<Digest>> {
@@ -65,6 +72,11 @@ impl TagStore {
             },
         };
         self.driver.put_content(&paths::tag_index_link(repo, tag, d), link.clone()).await?;
+        #[cfg(feature = "sim-mutants")]
+        if self.mutants.tag_check_then_put() && expected.is_some() {
+            self.driver.put_content(&current_link, link).await?;
+            return Ok(());
+        }
         if !self.driver.replace_if(&current_link, expected.as_deref(), link).await? {
             return Err(failed());
         }

@@ -12,6 +12,7 @@ mod purge_race;
 mod receiver_outage;
 mod s3_reads;
 mod same_blob;
+mod tag_if_match;
 mod tag_race;
 mod upload_resume;
 
@@ -59,6 +60,8 @@ pub enum Mutant {
     /// A streamed storage read that broke is reopened where its request
     /// began, not where it stopped.
     ResumeAtWindowStart,
+    /// `If-Match` on a tag checked by a read, then written unconditionally.
+    TagCheckThenPut,
     /// No planted bug: the scenario guards invariants of the real server only.
     None,
 }
@@ -82,6 +85,7 @@ impl Mutant {
             Mutant::VerifiedOnce => "verified-once",
             Mutant::AdoptSegmentsUnverified => "adopt-segments-unverified",
             Mutant::ResumeAtWindowStart => "resume-at-window-start",
+            Mutant::TagCheckThenPut => "tag-check-then-put",
             Mutant::None => "none",
         }
     }
@@ -138,6 +142,7 @@ pub fn all() -> Vec<Scenario> {
     vec![
         same_blob::scenario(),
         tag_race::scenario(),
+        tag_if_match::scenario(),
         upload_resume::scenario(),
         event_crash::scenario(),
         delete_pull::scenario(),
