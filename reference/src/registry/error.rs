@@ -66,6 +66,7 @@ impl RegistryError {
             RegistryError::DeletesDisabled | RegistryError::ReadOnly => ErrorCode::Unsupported,
             RegistryError::Busy(_) => ErrorCode::TooManyRequests,
             RegistryError::Storage(e) if e.is_not_found() => ErrorCode::NameUnknown,
+            RegistryError::Storage(StorageError::TooLarge { .. }) => ErrorCode::BlobUploadInvalid,
             RegistryError::Storage(_) => ErrorCode::Unavailable,
             RegistryError::Body(_) => ErrorCode::SizeInvalid,
             RegistryError::InvalidDigest(_) => ErrorCode::DigestInvalid,

@@ -19,6 +19,7 @@
 //! appender's bytes; either way the commit's digest check refuses them, so
 //! nothing unverified is ever adopted.
 
+use super::blob_writer::APPEND_CHUNK;
 use super::error::{RegistryError, Result};
 use super::paths;
 use crate::storage::sequential_read::SequentialRead;
@@ -30,6 +31,10 @@ use std::sync::Arc;
 /// How many segments one upload may have: every status check lists them
 /// all (one request per thousand on S3).
 pub const MAX_SEGMENTS: usize = 10_000;
+/// The most an upload can hold through PATCH on an object store: appends
+/// are at most [`APPEND_CHUNK`] each, one segment apiece. (A monolithic PUT
+/// streams straight into place instead, up to the store's object limit.)
+pub const MAX_SEGMENTED_UPLOAD_BYTES: u64 = MAX_SEGMENTS as u64 * APPEND_CHUNK as u64;
 /// Segments looked up one by one before the upload is listed instead.
 const WALK_SEGMENTS: usize = 8;
 
@@ -94,6 +99,11 @@ impl UploadData {
         if bytes.is_empty() {
             return Ok(offset);
         }
+        if offset + len > MAX_SEGMENTED_UPLOAD_BYTES {
+            return Err(RegistryError::UploadInvalid(format!(
+                "upload {id} would pass {MAX_SEGMENTED_UPLOAD_BYTES} bytes, the most an upload in chunks holds on this object store; push the blob in one PUT instead"
+            )));
+        }
         let segment = paths::upload_segment(repo, id, offset);
         match self.driver.put_content_new(&segment, bytes).await {
             Ok(()) => {}
@@ -153,7 +163,7 @@ impl UploadData {
         };
         let too_many = || {
             RegistryError::UploadInvalid(format!(
-                "upload {id} has more than {MAX_SEGMENTS} segments; send larger chunks"
+                "upload {id} has more than {MAX_SEGMENTS} segments; push the blob in one PUT instead"
             ))
         };
         if listed.len() > MAX_SEGMENTS {
@@ -321,5 +331,32 @@ fn append_outcome(id: &str, offset: u64, appended: crate::storage::Result<u64>) 
         }
         Err(e) if e.is_not_found() => Err(RegistryError::UploadUnknown(id.to_owned())),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{Capabilities, InMemoryDriver};
+
+    #[tokio::test]
+    async fn an_append_past_the_segmented_limit_is_refused_before_anything_is_written() {
+        let memory =
+            Arc::new(InMemoryDriver::with_capabilities(Capabilities { appends: false, conditional_writes: true }));
+        let data = UploadData::new(memory.clone());
+        let repo = RepositoryName::parse("big/blob").unwrap();
+        let id = "0f0e0d0c-0b0a-4908-8706-050403020100";
+        data.create(&repo, id).await.unwrap();
+        memory.put_content(&paths::upload_started_at(&repo, id), Bytes::from_static(b"0")).await.unwrap();
+        let near = MAX_SEGMENTED_UPLOAD_BYTES - 4;
+        let refused = data.append(&repo, id, near, Bytes::from_static(b"12345")).await.unwrap_err();
+        assert!(matches!(&refused, RegistryError::UploadInvalid(m) if m.contains("one PUT")), "{refused}");
+        assert!(memory.keys_under(&paths::upload_segments(&repo, id)).is_empty());
+        // Up to the limit exactly is an append like any other (here it does
+        // not join up, which the size check finds later, not this one).
+        assert_eq!(
+            data.append(&repo, id, near, Bytes::from_static(b"1234")).await.unwrap(),
+            MAX_SEGMENTED_UPLOAD_BYTES
+        );
     }
 }

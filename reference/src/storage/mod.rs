@@ -63,6 +63,8 @@ pub enum StorageError {
     AlreadyExists(String),
     #[error("this storage backend cannot {op} ({path})")]
     Unsupported { op: &'static str, path: String },
+    #[error("{path} would exceed the {limit} bytes the store takes in one object")]
+    TooLarge { path: String, limit: u64 },
     #[error("storage I/O on {path}: {source}")]
     Io {
         path: String,

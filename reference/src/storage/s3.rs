@@ -34,6 +34,9 @@ pub const MIN_CHUNK_SIZE: usize = 5 << 20;
 pub const DEFAULT_CHUNK_SIZE: usize = 10 << 20;
 /// The largest part S3 takes.
 pub const MAX_CHUNK_SIZE: usize = 5 << 30;
+/// The most parts S3 takes in one multipart upload: an object written
+/// through a writer is at most this many chunks.
+pub const MAX_PARTS: u64 = 10_000;
 /// Parts of one object uploaded at once: a writer holds up to this many
 /// chunks (plus the one filling) in memory.
 pub const PARTS_IN_FLIGHT: usize = 2;
@@ -281,6 +284,11 @@ impl S3Driver {
     }
 }
 
+/// The largest object a writer with parts of `chunk_size` can complete.
+fn largest_object(chunk_size: usize) -> u64 {
+    chunk_size as u64 * MAX_PARTS
+}
+
 fn storage_err(path: &str, e: object_store::Error) -> StorageError {
     match e {
         object_store::Error::NotFound { .. } => StorageError::NotFound(path.to_owned()),
@@ -332,6 +340,10 @@ impl S3Writer {
 #[async_trait]
 impl ObjectWriter for S3Writer {
     async fn write(&mut self, data: Bytes) -> Result<()> {
+        let limit = largest_object(self.chunk_size);
+        if self.size + data.len() as u64 > limit {
+            return Err(StorageError::TooLarge { path: self.path.clone(), limit });
+        }
         self.size += data.len() as u64;
         if self.upload.is_none() {
             let gathered = self.pending.len() + data.len();
@@ -585,5 +597,46 @@ impl StorageDriver for S3Driver {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer that already holds `size` bytes, on a store never reached.
+    fn writer_at(size: u64) -> S3Writer {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let store = AmazonS3Builder::new()
+            .with_bucket_name("b")
+            .with_region("r")
+            .with_endpoint("http://127.0.0.1:9")
+            .with_allow_http(true)
+            .build()
+            .unwrap();
+        S3Writer {
+            store: Arc::new(store),
+            key: Key::from("k"),
+            path: "/k".to_owned(),
+            chunk_size: MIN_CHUNK_SIZE,
+            pending: BytesMut::new(),
+            upload: None,
+            size,
+            memory: Arc::new(tokio::sync::Semaphore::new(WRITERS_MEMORY)),
+            held: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_past_ten_thousand_parts_is_refused_before_it_is_sent() {
+        let limit = MIN_CHUNK_SIZE as u64 * MAX_PARTS;
+        let mut w = writer_at(limit - 3);
+        let refused = w.write(Bytes::from_static(b"four")).await.unwrap_err();
+        assert!(matches!(refused, StorageError::TooLarge { limit: l, .. } if l == limit), "{refused}");
+        assert_eq!(w.size, limit - 3);
+        // Exactly up to the limit is taken (gathered, nothing sent yet).
+        let mut w = writer_at(limit - 3);
+        w.write(Bytes::from_static(b"abc")).await.unwrap();
+        assert_eq!(w.size, limit);
     }
 }
