@@ -24,8 +24,14 @@ pub struct StorageFaults {
     /// Upper bound of the latency added to each operation.
     pub max_latency: Duration,
     /// Chance in 10,000 that a streamed read breaks off partway (after a
-    /// seeded number of chunks, possibly none).
+    /// seeded number of its chunks; before the first only at the error
+    /// rate).
     pub stream_breaks_per_10k: u32,
+    /// The store answers "slow down" past this many operations in one
+    /// millisecond (0: never), as S3 does per prefix past its request
+    /// rates; the client backs off and tries again a few times, as S3
+    /// clients do, then fails the operation.
+    pub throttle_per_ms: u32,
     /// A listing misses objects written less than this long ago.
     pub list_lag: Duration,
     /// An append lands in two steps, so a host that crashes mid-append
@@ -87,12 +93,14 @@ impl StorageModel {
                 objects: true,
                 conditional_writes: true,
                 stream_breaks_per_10k: faults.stream_breaks_per_10k.max(S3_STREAM_BREAKS),
+                throttle_per_ms: if faults.throttle_per_ms == 0 { S3_THROTTLE_PER_MS } else { faults.throttle_per_ms },
                 ..faults
             },
             StorageModel::S3Unconditional => StorageFaults {
                 objects: true,
                 conditional_writes: false,
                 stream_breaks_per_10k: faults.stream_breaks_per_10k.max(S3_STREAM_BREAKS),
+                throttle_per_ms: if faults.throttle_per_ms == 0 { S3_THROTTLE_PER_MS } else { faults.throttle_per_ms },
                 ..faults
             },
         }
@@ -103,6 +111,11 @@ impl StorageModel {
 /// (connections reset, requests time out under slow readers): often, so
 /// every run meets some.
 const S3_STREAM_BREAKS: u32 = 2_000;
+/// On the S3 models, operations per millisecond before the store throttles:
+/// bursts meet it, steady work does not.
+const S3_THROTTLE_PER_MS: u32 = 4;
+/// Backoffs of a throttled operation before it fails: 1, 2, 4 ms.
+const THROTTLE_RETRIES: u32 = 3;
 /// The largest chunk a simulated stream delivers at once.
 const STREAM_CHUNK_MAX: usize = 32 << 10;
 
@@ -147,6 +160,8 @@ pub struct FaultyStorage {
     created: Created,
     /// Serialises torn appends.
     appending: tokio::sync::Mutex<()>,
+    /// The current millisecond of simulated time and the operations in it.
+    window: Mutex<(u128, u32)>,
     trace: Trace,
 }
 
@@ -165,6 +180,7 @@ impl FaultyStorage {
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0x0570_7a6e)),
             created: Created::default(),
             appending: tokio::sync::Mutex::new(()),
+            window: Mutex::new((0, 0)),
             trace,
         }
     }
@@ -185,6 +201,7 @@ impl FaultyStorage {
             let micros = self.rng.lock().unwrap_or_else(|p| p.into_inner()).next_u64() % max;
             tokio::time::sleep(Duration::from_micros(micros)).await;
         }
+        self.throttle(op, path).await?;
         if self.roll(self.faults.error_per_10k) {
             self.trace.record("storage", format!("fault: {op} {path} fails"));
             return Err(StorageError::Io {
@@ -193,6 +210,38 @@ impl FaultyStorage {
             });
         }
         Ok(())
+    }
+
+    /// Counts the operation against this millisecond's budget; past it,
+    /// backs off and tries again, and fails after [`THROTTLE_RETRIES`].
+    async fn throttle(&self, op: &str, path: &str) -> Result<()> {
+        if self.faults.throttle_per_ms == 0 {
+            return Ok(());
+        }
+        for attempt in 0..=THROTTLE_RETRIES {
+            let now = turmoil::sim_elapsed().unwrap_or_default().as_millis();
+            let admitted = {
+                let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
+                if window.0 != now {
+                    *window = (now, 0);
+                }
+                window.1 += 1;
+                window.1 <= self.faults.throttle_per_ms
+            };
+            if admitted {
+                return Ok(());
+            }
+            if attempt == THROTTLE_RETRIES {
+                break;
+            }
+            self.trace.record("storage", format!("fault: {op} {path} throttled (slow down), retried"));
+            tokio::time::sleep(Duration::from_millis(1 << attempt)).await;
+        }
+        self.trace.record("storage", format!("fault: {op} {path} throttled {THROTTLE_RETRIES} times; fails"));
+        Err(StorageError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::other("503 SlowDown: reduce your request rate"),
+        })
     }
 
     fn jitter(&self, max: Duration) -> Duration {
@@ -338,9 +387,14 @@ impl StorageDriver for FaultyStorage {
             chunks.push(Ok(whole.slice(at..at + n)));
             at += n;
         }
-        let breaks_after = self
-            .roll(self.faults.stream_breaks_per_10k)
-            .then(|| self.jitter(Duration::from_micros(chunks.len() as u64 + 1)).as_micros() as usize);
+        // Mostly mid-transfer, after some chunks arrived; rarely (at the
+        // error rate) before the first, which the reader survives a few
+        // times in a row only.
+        let breaks_after = if chunks.len() > 1 && self.roll(self.faults.stream_breaks_per_10k) {
+            Some(1 + self.jitter(Duration::from_micros(chunks.len() as u64 - 1)).as_micros() as usize)
+        } else {
+            self.roll(self.faults.error_per_10k).then_some(0)
+        };
         if let Some(n) = breaks_after {
             self.trace.record("storage", format!("fault: read stream of {path} at {offset} breaks after {n} chunks"));
         }
