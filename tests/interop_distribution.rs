@@ -32,21 +32,6 @@ fn storage_written_by_either_registry_is_served_by_the_other() {
     let (_distribution, theirs) = docker_registry(&root);
     let (_drydock, ours) = drydock_serve(&["--config", CONFIG], &root);
 
-    // distribution writes, drydock reads.
-    skopeo_push(&layout, "one", theirs, "interop/app", false);
-    skopeo_push(&layout, "both", theirs, "interop/app", true);
-    let pulled = scratch.0.join("pulled-from-drydock");
-    skopeo_pull(ours, "interop/app", "one", &pulled, false);
-    skopeo_pull(ours, "interop/app", "both", &pulled, true);
-    assert_eq!(digest_of(&pulled, "one"), digest_of(&layout, "one"));
-    assert_eq!(digest_of(&pulled, "both"), digest_of(&layout, "both"));
-    assert_blobs_identical(&pulled, &layout);
-
-    // drydock writes, distribution reads.
-    skopeo_push(&layout, "two", ours, "interop/other", false);
-    let pulled = scratch.0.join("pulled-from-distribution");
-    skopeo_pull(theirs, "interop/other", "two", &pulled, false);
-    assert_eq!(digest_of(&pulled, "two"), digest_of(&layout, "two"));
-    assert_blobs_identical(&pulled, &layout);
-    assert_eq!(skopeo_raw_manifest(theirs, "interop/other", "two"), skopeo_raw_manifest(ours, "interop/other", "two"));
+    // distribution writes, drydock reads; drydock writes, distribution reads.
+    images_cross_both_ways(&scratch.0, &layout, theirs, ours);
 }

@@ -251,3 +251,26 @@ pub fn assert_blobs_identical(pulled: &Path, original: &Path) {
         assert_eq!(std::fs::read(entry.path()).unwrap(), want, "{:?}", entry.file_name());
     }
 }
+
+/// What the interop tests share: `one` and the index `both` pushed through
+/// the registry on port `theirs` and pulled through `ours` into
+/// `interop/app`; `two` pushed through `ours` into `interop/other` and pulled
+/// through `theirs`; every pulled blob byte-identical to `layout`'s, and the
+/// two registries serving the same manifest bytes.
+pub fn images_cross_both_ways(scratch: &Path, layout: &Path, theirs: u16, ours: u16) {
+    skopeo_push(layout, "one", theirs, "interop/app", false);
+    skopeo_push(layout, "both", theirs, "interop/app", true);
+    let pulled = scratch.join("pulled-from-drydock");
+    skopeo_pull(ours, "interop/app", "one", &pulled, false);
+    skopeo_pull(ours, "interop/app", "both", &pulled, true);
+    assert_eq!(digest_of(&pulled, "one"), digest_of(layout, "one"));
+    assert_eq!(digest_of(&pulled, "both"), digest_of(layout, "both"));
+    assert_blobs_identical(&pulled, layout);
+
+    skopeo_push(layout, "two", ours, "interop/other", false);
+    let pulled = scratch.join("pulled-from-distribution");
+    skopeo_pull(theirs, "interop/other", "two", &pulled, false);
+    assert_eq!(digest_of(&pulled, "two"), digest_of(layout, "two"));
+    assert_blobs_identical(&pulled, layout);
+    assert_eq!(skopeo_raw_manifest(theirs, "interop/other", "two"), skopeo_raw_manifest(ours, "interop/other", "two"));
+}

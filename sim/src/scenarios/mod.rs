@@ -138,6 +138,20 @@ pub struct Scenario {
     pub storage: Option<crate::storage::StorageModel>,
 }
 
+const OCI: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// A distinct image manifest over one config and one layer, told apart by
+/// its writer and round (the tag scenarios move tags between them).
+fn tag_manifest(config: &drydock_spec::Digest, layer: &drydock_spec::Digest, writer: usize, round: usize) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": 5}],
+        "annotations": {"writer": writer.to_string(), "round": round.to_string()},
+    }))
+    .unwrap()
+}
+
 pub fn all() -> Vec<Scenario> {
     vec![
         same_blob::scenario(),

@@ -9,7 +9,7 @@
 //! acknowledged pushes form from the first value. (Storage errors are off:
 //! a push answered 503 after its tag moved would hide a link of the chain.)
 
-use super::{Mutant, RunConfig, Scenario};
+use super::{Mutant, OCI, RunConfig, Scenario};
 use crate::net::Client;
 use crate::storage::{StorageFaults, StorageModel};
 use drydock_spec::{Algorithm, Digest};
@@ -18,7 +18,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const OCI: &str = "application/vnd.oci.image.manifest.v1+json";
 const HOSTS: [&str; 2] = ["r1", "r2"];
 const WRITERS: usize = 3;
 const ROUNDS: usize = 8;
@@ -35,16 +34,6 @@ pub fn scenario() -> Scenario {
         generated_ops: None,
         storage: Some(StorageModel::S3),
     }
-}
-
-fn manifest(config: &Digest, layer: &Digest, writer: usize, round: usize) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2, "mediaType": OCI,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": 5}],
-        "annotations": {"writer": writer.to_string(), "round": round.to_string()},
-    }))
-    .unwrap()
 }
 
 /// Acknowledged conditional pushes: the value each started from, and the
@@ -72,7 +61,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
                     .send("r1", Method::POST, &format!("/v2/app/blobs/uploads/?digest={d}"), &[], data.to_vec())
                     .await?;
             }
-            let body = manifest(&config, &layer, 99, 0);
+            let body = super::tag_manifest(&config, &layer, 99, 0);
             match setup.send("r1", Method::PUT, TAG, &[("content-type", OCI)], body.clone()).await? {
                 r if r.status == 201 => *first.lock().unwrap() = Some(Digest::of(Algorithm::Sha256, &body).to_string()),
                 r => v.lock().unwrap().push(format!("the first push answered {}", r.status.as_u16())),
@@ -93,7 +82,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
                 let host = HOSTS[(w + round + seed as usize) % HOSTS.len()];
                 let Ok(read) = client.send(host, Method::GET, TAG, &[("accept", OCI)], vec![]).await else { continue };
                 let Some(current) = read.header("docker-content-digest") else { continue };
-                let body = manifest(&config, &layer, w, round);
+                let body = super::tag_manifest(&config, &layer, w, round);
                 let if_match = format!("\"{current}\"");
                 let headers = [("content-type", OCI), ("if-match", if_match.as_str())];
                 if let Ok(r) = client.send(host, Method::PUT, TAG, &headers, body.clone()).await

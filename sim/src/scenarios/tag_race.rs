@@ -2,15 +2,13 @@
 //! a tag that has been acknowledged never reads as unknown, and once writes
 //! settle both instances agree on a value some writer was acknowledged for.
 
-use super::{Mutant, RunConfig, Scenario};
+use super::{Mutant, OCI, RunConfig, Scenario};
 use crate::net::Client;
 use crate::storage::StorageFaults;
 use drydock_spec::{Algorithm, Digest};
 use http::Method;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-const OCI: &str = "application/vnd.oci.image.manifest.v1+json";
 
 pub fn scenario() -> Scenario {
     Scenario {
@@ -23,16 +21,6 @@ pub fn scenario() -> Scenario {
         generated_ops: None,
         storage: None,
     }
-}
-
-fn manifest(config: &Digest, layer: &Digest, writer: usize, round: usize) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2, "mediaType": OCI,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": 5}],
-        "annotations": {"writer": writer.to_string(), "round": round.to_string()},
-    }))
-    .unwrap()
 }
 
 fn run(cfg: &RunConfig) -> Vec<String> {
@@ -58,7 +46,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
                     .send("r1", Method::POST, &format!("/v2/app/blobs/uploads/?digest={d}"), &[], data.to_vec())
                     .await?;
             }
-            let body = manifest(&config, &layer, 9, 0);
+            let body = super::tag_manifest(&config, &layer, 9, 0);
             let r =
                 setup.send("r1", Method::PUT, "/v2/app/manifests/t", &[("content-type", OCI)], body.clone()).await?;
             if r.status == 201 {
@@ -74,7 +62,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
         sim.client(format!("writer{w}"), async move {
             tokio::time::sleep(start).await;
             for round in 1..=6 {
-                let body = manifest(&config, &layer, w, round);
+                let body = super::tag_manifest(&config, &layer, w, round);
                 if let Ok(r) =
                     client.send(host, Method::PUT, "/v2/app/manifests/t", &[("content-type", OCI)], body.clone()).await
                     && r.status == 201
