@@ -89,16 +89,9 @@ impl StorageModel {
     pub fn apply(self, faults: StorageFaults) -> StorageFaults {
         match self {
             StorageModel::Files => faults,
-            StorageModel::S3 => StorageFaults {
+            StorageModel::S3 | StorageModel::S3Unconditional => StorageFaults {
                 objects: true,
-                conditional_writes: true,
-                stream_breaks_per_10k: faults.stream_breaks_per_10k.max(S3_STREAM_BREAKS),
-                throttle_per_ms: if faults.throttle_per_ms == 0 { S3_THROTTLE_PER_MS } else { faults.throttle_per_ms },
-                ..faults
-            },
-            StorageModel::S3Unconditional => StorageFaults {
-                objects: true,
-                conditional_writes: false,
+                conditional_writes: self == StorageModel::S3,
                 stream_breaks_per_10k: faults.stream_breaks_per_10k.max(S3_STREAM_BREAKS),
                 throttle_per_ms: if faults.throttle_per_ms == 0 { S3_THROTTLE_PER_MS } else { faults.throttle_per_ms },
                 ..faults

@@ -284,6 +284,26 @@ impl S3Driver {
     }
 }
 
+impl S3Driver {
+    /// A GET of `len` bytes from `offset`, answered once the store has
+    /// started answering; `None` if the object ends at or before `offset`.
+    async fn get_range(&self, path: &str, offset: u64, len: u64) -> Result<Option<object_store::GetResult>> {
+        let key = self.key(path)?;
+        let range = GetRange::Bounded(offset..offset.saturating_add(len));
+        let options = GetOptions { range: Some(range), ..Default::default() };
+        match self.store.get_opts(&key, options).await {
+            Ok(got) => Ok(Some(got)),
+            Err(object_store::Error::NotFound { .. }) => Err(StorageError::NotFound(path.to_owned())),
+            // S3 refuses a range that starts at or past the end (416): there
+            // is nothing there, if the object is.
+            Err(e) => match self.stat(path).await {
+                Ok(info) if !info.is_dir && info.size <= offset => Ok(None),
+                _ => Err(storage_err(path, e)),
+            },
+        }
+    }
+}
+
 /// The largest object a writer with parts of `chunk_size` can complete.
 fn largest_object(chunk_size: usize) -> u64 {
     chunk_size as u64 * MAX_PARTS
@@ -473,43 +493,25 @@ impl StorageDriver for S3Driver {
     }
 
     async fn read_at(&self, path: &str, offset: u64, max: usize) -> Result<Bytes> {
-        let key = self.key(path)?;
         if max == 0 {
             return self.stat(path).await.map(|_| Bytes::new());
         }
-        let range = GetRange::Bounded(offset..offset.saturating_add(max as u64));
-        let options = GetOptions { range: Some(range), ..Default::default() };
-        match self.store.get_opts(&key, options).await {
-            Ok(got) => got.bytes().await.map_err(|e| storage_err(path, e)),
-            Err(object_store::Error::NotFound { .. }) => Err(StorageError::NotFound(path.to_owned())),
-            // S3 refuses a range that starts at or past the end (416): there
-            // is nothing there, if the object is.
-            Err(e) => match self.stat(path).await {
-                Ok(info) if !info.is_dir && info.size <= offset => Ok(Bytes::new()),
-                _ => Err(storage_err(path, e)),
-            },
+        match self.get_range(path, offset, max as u64).await? {
+            Some(got) => got.bytes().await.map_err(|e| storage_err(path, e)),
+            None => Ok(Bytes::new()),
         }
     }
 
     async fn read_stream(&self, path: &str, offset: u64, len: u64) -> Result<Option<ByteStream>> {
-        let key = self.key(path)?;
-        if len == 0 {
-            return Ok(Some(futures_util::stream::empty().boxed()));
-        }
-        let range = GetRange::Bounded(offset..offset.saturating_add(len));
-        let options = GetOptions { range: Some(range), ..Default::default() };
-        match self.store.get_opts(&key, options).await {
-            Ok(got) => {
-                let path = path.to_owned();
-                Ok(Some(got.into_stream().map_err(move |e| storage_err(&path, e)).boxed()))
-            }
-            Err(object_store::Error::NotFound { .. }) => Err(StorageError::NotFound(path.to_owned())),
-            // A range that starts at or past the end (416): nothing there.
-            Err(e) => match self.stat(path).await {
-                Ok(info) if !info.is_dir && info.size <= offset => Ok(Some(futures_util::stream::empty().boxed())),
-                _ => Err(storage_err(path, e)),
-            },
-        }
+        let got = match len {
+            0 => None,
+            _ => self.get_range(path, offset, len).await?,
+        };
+        let path = path.to_owned();
+        Ok(Some(match got {
+            Some(got) => got.into_stream().map_err(move |e| storage_err(&path, e)).boxed(),
+            None => futures_util::stream::empty().boxed(),
+        }))
     }
 
     async fn stat(&self, path: &str) -> Result<FileInfo> {

@@ -101,15 +101,15 @@ impl SequentialRead {
             }
             match self.fill(want - have).await? {
                 Filled::Held => {}
-                Filled::Direct(bytes) if gathered.is_none() => {
-                    self.pos += bytes.len() as u64;
-                    return Ok(bytes);
-                }
                 Filled::Direct(bytes) => {
                     self.pos += bytes.len() as u64;
-                    let mut buf = gathered.unwrap_or_default();
-                    buf.extend_from_slice(&bytes);
-                    return Ok(buf.freeze());
+                    return Ok(match gathered {
+                        None => bytes,
+                        Some(mut buf) => {
+                            buf.extend_from_slice(&bytes);
+                            buf.freeze()
+                        }
+                    });
                 }
                 Filled::Ended => return Ok(gathered.map(BytesMut::freeze).unwrap_or_default()),
             }
