@@ -104,6 +104,7 @@ impl Instance {
         #[cfg(feature = "sim-mutants")]
         {
             notifications.mutants = registry.mutants.clone();
+            registry.uploads.mutants = registry.mutants.clone();
         }
         Instance {
             registry,

@@ -23,6 +23,7 @@ struct Flags {
     adopt_segments_unverified: AtomicBool,
     resume_at_window_start: AtomicBool,
     tag_check_then_put: AtomicBool,
+    answer_before_durable: AtomicBool,
 }
 
 impl Mutants {
@@ -112,6 +113,16 @@ impl Mutants {
     /// between.
     pub fn tag_check_then_put(&self) -> bool {
         self.0.tag_check_then_put.load(Ordering::Relaxed)
+    }
+
+    /// Answer a PATCH once its last chunk is handed to storage, not once it
+    /// is stored: a crash right after the 202 loses acknowledged bytes.
+    pub fn answer_before_durable(&self) -> bool {
+        self.0.answer_before_durable.load(Ordering::Relaxed)
+    }
+
+    pub fn set_answer_before_durable(&self, on: bool) {
+        self.0.answer_before_durable.store(on, Ordering::Relaxed);
     }
 
     pub fn set_tag_check_then_put(&self, on: bool) {

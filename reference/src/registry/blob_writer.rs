@@ -106,6 +106,8 @@ pub struct BlobWriter {
     data: UploadData,
     /// Bytes of [`UPLOAD_BUFFER_BUDGET`] not held by a request.
     memory: Arc<tokio::sync::Semaphore>,
+    #[cfg(feature = "sim-mutants")]
+    pub(crate) mutants: crate::mutants::Mutants,
 }
 
 impl BlobWriter {
@@ -119,6 +121,8 @@ impl BlobWriter {
             data: UploadData::new(driver.clone()),
             driver,
             memory: Arc::new(tokio::sync::Semaphore::new(budget)),
+            #[cfg(feature = "sim-mutants")]
+            mutants: Default::default(),
         }
     }
 
@@ -438,6 +442,10 @@ impl BlobWriter {
                 spool.append(std::mem::take(&mut pending).freeze(), held.take()).await?;
             }
             if done {
+                #[cfg(feature = "sim-mutants")]
+                if self.mutants.answer_before_durable() {
+                    return Ok(spool.size_once_written());
+                }
                 spool.settle().await?;
                 if let Some(d) = &spool.digester {
                     self.save_state(repo, upload, d, start).await?;
@@ -563,11 +571,23 @@ struct Spool<'a> {
     /// always for segmented uploads (their commit hashes what it copies).
     digester: Option<Digester>,
     in_flight: Option<tokio::task::JoinHandle<Result<Appended>>>,
+    /// Bytes the append under way is writing.
+    #[cfg(feature = "sim-mutants")]
+    in_flight_len: u64,
 }
 
 impl<'a> Spool<'a> {
     fn new(writer: &'a BlobWriter, repo: &'a RepositoryName, upload: UploadRef<'a>, size: u64) -> Spool<'a> {
-        Spool { writer, repo, upload, size, digester: None, in_flight: None }
+        Spool {
+            writer,
+            repo,
+            upload,
+            size,
+            digester: None,
+            in_flight: None,
+            #[cfg(feature = "sim-mutants")]
+            in_flight_len: 0,
+        }
     }
 
     /// Starts appending `chunk` as soon as the append before it is done.
@@ -582,6 +602,10 @@ impl<'a> Spool<'a> {
         };
         let (data, repo, id, offset) =
             (self.writer.data.clone(), self.repo.clone(), self.upload.id.to_owned(), self.size);
+        #[cfg(feature = "sim-mutants")]
+        {
+            self.in_flight_len = chunk.len() as u64;
+        }
         self.in_flight = Some(tokio::spawn(async move {
             let hashed = async {
                 if let Some(d) = digester.as_mut() {
@@ -596,6 +620,17 @@ impl<'a> Spool<'a> {
             Ok((written?, digester))
         }));
         Ok(())
+    }
+
+    /// The size the upload will have once the append under way is done,
+    /// without waiting for it (left running on its own): what the
+    /// `answer-before-durable` mutant reports.
+    #[cfg(feature = "sim-mutants")]
+    fn size_once_written(&mut self) -> u64 {
+        match self.in_flight.take() {
+            Some(_detached) => self.size + self.in_flight_len,
+            None => self.size,
+        }
     }
 
     /// Waits for the append under way, if any.

@@ -83,10 +83,16 @@ impl Registry {
             cache: Arc::new(ManifestCache::new(MANIFEST_CACHE_BYTES)),
             rules: Default::default(),
         };
+        #[cfg_attr(not(feature = "sim-mutants"), allow(unused_mut))]
+        let mut uploads = BlobWriter::new(driver.clone());
+        #[cfg(feature = "sim-mutants")]
+        {
+            uploads.mutants = mutants.clone();
+        }
         Registry {
             #[cfg(feature = "sim-mutants")]
             mutants,
-            uploads: BlobWriter::new(driver.clone()),
+            uploads,
             driver,
             env,
             blobs,

@@ -62,6 +62,9 @@ pub enum Mutant {
     ResumeAtWindowStart,
     /// `If-Match` on a tag checked by a read, then written unconditionally.
     TagCheckThenPut,
+    /// A PATCH is answered once its last chunk is handed to storage, before
+    /// the write is done.
+    AnswerBeforeDurable,
     /// No planted bug: the scenario guards invariants of the real server only.
     None,
 }
@@ -86,6 +89,7 @@ impl Mutant {
             Mutant::AdoptSegmentsUnverified => "adopt-segments-unverified",
             Mutant::ResumeAtWindowStart => "resume-at-window-start",
             Mutant::TagCheckThenPut => "tag-check-then-put",
+            Mutant::AnswerBeforeDurable => "answer-before-durable",
             Mutant::None => "none",
         }
     }
@@ -158,6 +162,7 @@ pub fn all() -> Vec<Scenario> {
         tag_race::scenario(),
         tag_if_match::scenario(),
         upload_resume::scenario(),
+        upload_resume::crash_scenario(),
         event_crash::scenario(),
         delete_pull::scenario(),
         delete_pull::cached_scenario(),

@@ -36,6 +36,25 @@ pub fn scenario() -> Scenario {
     }
 }
 
+/// Only the crash, on every seed: an instance dies while (or just after)
+/// it answers a PATCH. A 202 must mean the bytes are stored.
+pub fn crash_scenario() -> Scenario {
+    Scenario {
+        name: "crash-after-ack",
+        description: "an instance crashes mid-PATCH or just after answering one; the upload is resumed on the other",
+        origin: "drydock's pipelined push: each append is written while the next gathers, so the answer must wait for the last",
+        mutant: Mutant::AnswerBeforeDurable,
+        catch_within: 10,
+        run: run_crash,
+        generated_ops: None,
+        storage: None,
+    }
+}
+
+fn run_crash(cfg: &RunConfig) -> Vec<String> {
+    run_with(cfg, Break::CrashMidPatch)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Break {
     AnswerLost,
@@ -69,8 +88,11 @@ fn other(host: &str) -> &'static str {
 }
 
 fn run(cfg: &RunConfig) -> Vec<String> {
+    run_with(cfg, [Break::AnswerLost, Break::CrashMidPatch, Break::HeldLink, Break::LossyLink][(cfg.seed % 4) as usize])
+}
+
+fn run_with(cfg: &RunConfig, mode: Break) -> Vec<String> {
     let violations = Arc::new(Mutex::new(Vec::new()));
-    let mode = [Break::AnswerLost, Break::CrashMidPatch, Break::HeldLink, Break::LossyLink][(cfg.seed % 4) as usize];
     let mut builder = crate::builder(cfg.seed);
     if mode == Break::LossyLink {
         // Each millisecond a link breaks with this chance, dropping what is
