@@ -24,6 +24,7 @@ struct Flags {
     resume_at_window_start: AtomicBool,
     tag_check_then_put: AtomicBool,
     answer_before_durable: AtomicBool,
+    record_any_offset: AtomicBool,
 }
 
 impl Mutants {
@@ -119,6 +120,18 @@ impl Mutants {
     /// is stored: a crash right after the 202 loses acknowledged bytes.
     pub fn answer_before_durable(&self) -> bool {
         self.0.answer_before_durable.load(Ordering::Relaxed)
+    }
+
+    /// Go on with an upload's piece hashes wherever they stopped, and make
+    /// them the blob's record at its commit, as if this instance had taken
+    /// every byte: bytes another instance appended meanwhile are missing
+    /// from the record, and the genuine blob is then refused as damaged.
+    pub fn record_any_offset(&self) -> bool {
+        self.0.record_any_offset.load(Ordering::Relaxed)
+    }
+
+    pub fn set_record_any_offset(&self, on: bool) {
+        self.0.record_any_offset.store(on, Ordering::Relaxed);
     }
 
     pub fn set_answer_before_durable(&self, on: bool) {

@@ -230,6 +230,7 @@ impl RegistryHost {
         m.set_resume_at_window_start(self.mutant == Some(Mutant::ResumeAtWindowStart));
         m.set_tag_check_then_put(self.mutant == Some(Mutant::TagCheckThenPut));
         m.set_answer_before_durable(self.mutant == Some(Mutant::AnswerBeforeDurable));
+        m.set_record_any_offset(self.mutant == Some(Mutant::RecordAnyOffset));
         instance.notifications.start_workers(Arc::new(SimConnector)).await.map_err(|e| e.to_string())?;
         self.trace.record(&self.name, format!("start instance {}", instance.instance_id));
         let registry = &instance.registry;

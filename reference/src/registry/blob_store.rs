@@ -17,7 +17,7 @@
 //! very moment).
 
 use super::paths;
-use super::piece_record::{PIECE_BYTES, PIECE_RECORDS_BYTES, PieceRecord, PieceRecorder, PieceRecords};
+use super::piece_record::{PIECE_BYTES, PIECE_RECORDS_BYTES, PieceHasher, PieceRecord, PieceRecorder, PieceRecords};
 use super::upload_data::{SealedRead, SegmentList};
 use crate::storage::sequential_read::SequentialRead;
 use crate::storage::{Result, StorageDriver};
@@ -48,6 +48,14 @@ impl BlobStore {
     /// process still holds it.
     pub fn record(&self, d: &Digest) -> Option<Arc<PieceRecord>> {
         self.records.get(d)
+    }
+
+    /// Keeps what a push proved about `d`'s content: the piece hashes of the
+    /// bytes that hashed to `d`. Only blobs read by pieces need one.
+    pub fn keep_record(&self, d: &Digest, record: PieceRecord) {
+        if record.size() > VERIFY_WHOLE_MAX {
+            self.records.insert(d, record);
+        }
     }
 
     /// Size of the stored blob, or `None`.
@@ -124,6 +132,7 @@ impl BlobStore {
         let size = list.size();
         let mut writer = self.driver.writer(&paths::blob_data(d)).await?;
         let mut digester = Digester::new(d.algorithm());
+        let mut pieces = PieceHasher::default();
         let mut sealed = SealedRead::new(self.driver.clone(), list);
         let mut next = if size > 0 { Some(sealed.next(ADOPT_PIECE).await) } else { None };
         while let Some(piece) = next.take() {
@@ -136,6 +145,7 @@ impl BlobStore {
                 }
             };
             digester.update(&piece);
+            pieces.update(&piece);
             // The next piece is fetched while this one is written.
             let (written, fetched) = if digester.len() < size {
                 let (w, r) = futures_util::future::join(writer.write(piece), sealed.next(ADOPT_PIECE)).await;
@@ -149,7 +159,11 @@ impl BlobStore {
             }
             next = fetched;
         }
-        publish_if_matches(writer, digester, d, verify).await
+        let size = publish_if_matches(writer, digester, d, verify).await?;
+        if verify {
+            self.keep_record(d, pieces.finish());
+        }
+        Ok(size)
     }
 
     /// Writes a whole blob straight from a request body, hashing it on the
@@ -163,10 +177,12 @@ impl BlobStore {
         use futures_util::StreamExt;
         let mut writer = self.driver.writer(&paths::blob_data(d)).await?;
         let mut digester = Digester::new(d.algorithm());
+        let mut pieces = PieceHasher::default();
         while let Some(chunk) = body.next().await {
             let written = match chunk {
                 Ok(chunk) => {
                     digester.update(&chunk);
+                    pieces.update(&chunk);
                     writer.write(chunk).await.map_err(super::error::RegistryError::from)
                 }
                 Err(e) => Err(super::error::RegistryError::Body(std::io::Error::other(e.into()))),
@@ -176,7 +192,9 @@ impl BlobStore {
                 return Err(e);
             }
         }
-        publish_if_matches(writer, digester, d, true).await
+        let size = publish_if_matches(writer, digester, d, true).await?;
+        self.keep_record(d, pieces.finish());
+        Ok(size)
     }
 
     /// Records that `d` is wanted as of `now` (see `gc`).

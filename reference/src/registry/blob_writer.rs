@@ -29,6 +29,7 @@
 
 use super::error::{RegistryError, Result};
 use super::paths;
+use super::piece_record::{PENDING_RECORDS_BYTES, PendingRecords, PieceHasher, PieceRecord};
 use super::upload_data::{SegmentList, UploadData};
 use crate::storage::{StorageDriver, StorageError};
 use bytes::{Bytes, BytesMut};
@@ -88,8 +89,9 @@ pub struct ChunkBounds {
 #[derive(Debug)]
 pub enum Sealed {
     /// `path` holds exactly the `size` bytes whose digest was checked, and
-    /// nothing can append to it: adopt it.
-    Verified { path: String, size: u64 },
+    /// nothing can append to it: adopt it. `record` holds their piece
+    /// hashes if this instance took every one of them as it appended them.
+    Verified { path: String, size: u64, record: Option<PieceRecord> },
     /// The sealed segments of an upload on an object store, not yet hashed:
     /// they are verified as they are copied into the blob store, and
     /// published there only if they hash to the digest.
@@ -106,6 +108,9 @@ pub struct BlobWriter {
     data: UploadData,
     /// Bytes of [`UPLOAD_BUFFER_BUDGET`] not held by a request.
     memory: Arc<tokio::sync::Semaphore>,
+    /// Piece hashes of the uploads in progress here, taken as their bytes
+    /// are appended (see `piece_record`).
+    records: Arc<PendingRecords>,
     #[cfg(feature = "sim-mutants")]
     pub(crate) mutants: crate::mutants::Mutants,
 }
@@ -121,6 +126,7 @@ impl BlobWriter {
             data: UploadData::new(driver.clone()),
             driver,
             memory: Arc::new(tokio::sync::Semaphore::new(budget)),
+            records: Arc::new(PendingRecords::new(PENDING_RECORDS_BYTES)),
             #[cfg(feature = "sim-mutants")]
             mutants: Default::default(),
         }
@@ -259,7 +265,16 @@ impl BlobWriter {
             self.discard(repo, id).await;
             return Err(RegistryError::DigestMismatch { expected: expected.clone(), actual });
         }
-        Ok(Sealed::Verified { path: sealed, size })
+        // Appends are conditional on the size they find, so bytes once
+        // stored never change: hashes this instance took of the first
+        // `size` bytes are hashes of exactly the bytes just verified.
+        #[cfg(feature = "sim-mutants")]
+        if self.mutants.record_any_offset() {
+            let record = self.records.take_any(id).map(PieceHasher::finish);
+            return Ok(Sealed::Verified { path: sealed, size, record });
+        }
+        let record = self.records.take(id, size).map(PieceHasher::finish);
+        Ok(Sealed::Verified { path: sealed, size, record })
     }
 
     /// A commit that finds no sealed bytes: another attempt adopted them if
@@ -299,13 +314,14 @@ impl BlobWriter {
             self.discard(repo, upload.id).await;
             return Err(RegistryError::DigestMismatch { expected: expected.clone(), actual });
         }
-        Ok(Sealed::Verified { path: data, size })
+        Ok(Sealed::Verified { path: data, size, record: None })
     }
 
     /// Removes the upload. `startedat` goes first: from that moment the
     /// upload is gone for every request (none acts on an upload without
     /// one), even where the store removes the rest key by key.
     pub async fn cancel(&self, repo: &RepositoryName, id: &str) -> Result<()> {
+        self.records.forget(id);
         let existed = match self.driver.delete(&paths::upload_started_at(repo, id)).await {
             Ok(()) => true,
             Err(e) if e.is_not_found() => false,
@@ -421,6 +437,7 @@ impl BlobWriter {
                         spool.append(std::mem::take(&mut pending).freeze(), held.take()).await?;
                     }
                     spool.settle().await?;
+                    spool.keep_pieces();
                     if let Some(d) = &spool.digester {
                         self.save_state(repo, upload, d, start).await?;
                     }
@@ -447,6 +464,7 @@ impl BlobWriter {
                     return Ok(spool.size_once_written());
                 }
                 spool.settle().await?;
+                spool.keep_pieces();
                 if let Some(d) = &spool.digester {
                     self.save_state(repo, upload, d, start).await?;
                 }
@@ -556,9 +574,14 @@ impl BlobWriter {
 /// next one, so the body, the hash and the disk all keep moving; at most one
 /// append is under way, and appends stay in order at the size the one
 /// before them left.
-/// What an append left: the new size, and the hash of everything so far
-/// (if the upload is hashed as it arrives).
-type Appended = (u64, Option<Digester>);
+/// What an append left: the new size, the hash of everything so far (if
+/// the upload is hashed as it arrives) and its piece hashes (if this
+/// instance took them all).
+struct Appended {
+    size: u64,
+    digester: Option<Digester>,
+    pieces: Option<PieceHasher>,
+}
 
 struct Spool<'a> {
     writer: &'a BlobWriter,
@@ -570,6 +593,10 @@ struct Spool<'a> {
     /// empty body, a closing PUT, costs no state read or re-hash), and
     /// always for segmented uploads (their commit hashes what it copies).
     digester: Option<Digester>,
+    /// The upload's piece hashes, if this instance took every byte so far;
+    /// looked up at the first append.
+    pieces: Option<PieceHasher>,
+    appended: bool,
     in_flight: Option<tokio::task::JoinHandle<Result<Appended>>>,
     /// Bytes the append under way is writing.
     #[cfg(feature = "sim-mutants")]
@@ -584,6 +611,8 @@ impl<'a> Spool<'a> {
             upload,
             size,
             digester: None,
+            pieces: None,
+            appended: false,
             in_flight: None,
             #[cfg(feature = "sim-mutants")]
             in_flight_len: 0,
@@ -600,6 +629,15 @@ impl<'a> Spool<'a> {
             None if self.writer.data.segmented() => None,
             None => Some(self.writer.digester_at(self.repo, self.upload, self.size).await?),
         };
+        if !std::mem::replace(&mut self.appended, true) && !self.writer.data.segmented() {
+            self.pieces = match self.size {
+                0 => Some(PieceHasher::default()),
+                #[cfg(feature = "sim-mutants")]
+                _ if self.writer.mutants.record_any_offset() => self.writer.records.take_any(self.upload.id),
+                size => self.writer.records.take(self.upload.id, size),
+            };
+        }
+        let mut pieces = self.pieces.take();
         let (data, repo, id, offset) =
             (self.writer.data.clone(), self.repo.clone(), self.upload.id.to_owned(), self.size);
         #[cfg(feature = "sim-mutants")]
@@ -611,13 +649,16 @@ impl<'a> Spool<'a> {
                 if let Some(d) = digester.as_mut() {
                     d.update(&chunk);
                 }
+                if let Some(p) = pieces.as_mut() {
+                    p.update(&chunk);
+                }
             };
             // The write is handed to the driver first, then the hash runs
             // while it proceeds.
             let (written, ()) =
                 futures_util::future::join(data.append(&repo, &id, offset, chunk.clone()), hashed).await;
             drop(held);
-            Ok((written?, digester))
+            Ok(Appended { size: written?, digester, pieces })
         }));
         Ok(())
     }
@@ -638,10 +679,20 @@ impl<'a> Spool<'a> {
         let Some(task) = self.in_flight.take() else { return Ok(()) };
         let path = paths::upload_dir(self.repo, self.upload.id);
         let joined = task.await.map_err(|e| StorageError::Io { path, source: std::io::Error::other(e) })?;
-        let (size, digester) = joined?;
-        self.size = size;
-        self.digester = digester;
+        let appended = joined?;
+        self.size = appended.size;
+        self.digester = appended.digester;
+        self.pieces = appended.pieces;
         Ok(())
+    }
+
+    /// Leaves the piece hashes for the upload's next request here (after
+    /// [`Spool::settle`]: they then cover every byte stored).
+    fn keep_pieces(&mut self) {
+        if let Some(pieces) = self.pieces.take() {
+            debug_assert_eq!(pieces.size(), self.size);
+            self.writer.records.put(self.upload.id, pieces);
+        }
     }
 }
 

@@ -9,6 +9,11 @@
 //! times faster), so they hand out only the bytes already proven, and a
 //! damaged piece is caught before any of it leaves, ranges included.
 //!
+//! A push makes the record too: the bytes a push hashes to prove its digest
+//! are the bytes it stores, so [`PieceHasher`] takes the piece hashes of the
+//! same bytes as they go by, and the first read is already checked by
+//! pieces.
+//!
 //! A record is a fact about a digest's content, not about the copy in
 //! storage, so it never goes stale: a delete, a re-push or damage changes
 //! nothing it says.
@@ -103,8 +108,154 @@ impl PieceRecorder {
     }
 }
 
+/// Takes a blob's bytes front to back, in chunks of any size, and keeps the
+/// hash of each whole piece: the record of a push, taken beside the digest
+/// that proves it.
+#[derive(Clone)]
+pub struct PieceHasher {
+    pieces: Vec<[u8; 32]>,
+    /// The piece being hashed, `size % PIECE_BYTES` bytes into it.
+    current: blake3::Hasher,
+    size: u64,
+}
+
+impl Default for PieceHasher {
+    fn default() -> PieceHasher {
+        PieceHasher { pieces: Vec::new(), current: blake3::Hasher::new(), size: 0 }
+    }
+}
+
+impl std::fmt::Debug for PieceHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PieceHasher").field("size", &self.size).finish_non_exhaustive()
+    }
+}
+
+impl PieceHasher {
+    /// Bytes taken so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Memory the hasher holds, about: what a bounded set of them counts.
+    pub fn weight(&self) -> usize {
+        std::mem::size_of::<PieceHasher>() + self.pieces.capacity() * 32
+    }
+
+    /// Takes the next bytes of the blob.
+    pub fn update(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let into = (self.size % PIECE_BYTES as u64) as usize;
+            let take = (PIECE_BYTES - into).min(bytes.len());
+            self.current.update(&bytes[..take]);
+            self.size += take as u64;
+            bytes = &bytes[take..];
+            if into + take == PIECE_BYTES {
+                self.pieces.push(*self.current.finalize().as_bytes());
+                self.current.reset();
+            }
+        }
+    }
+
+    /// The record of the bytes taken. The caller must have proven that
+    /// exactly these bytes hash to the digest it keeps the record under.
+    pub fn finish(mut self) -> PieceRecord {
+        if !self.size.is_multiple_of(PIECE_BYTES as u64) {
+            self.pieces.push(*self.current.finalize().as_bytes());
+        }
+        debug_assert_eq!(self.pieces.len(), pieces_in(self.size));
+        PieceRecord { size: self.size, pieces: self.pieces }
+    }
+}
+
 fn pieces_in(size: u64) -> usize {
     usize::try_from(size.div_ceil(PIECE_BYTES as u64)).unwrap_or(usize::MAX)
+}
+
+/// Bytes of unfinished push records (uploads in progress here) kept, at
+/// most: about two thousand uploads at once, or fewer very large ones.
+pub const PENDING_RECORDS_BYTES: usize = 8 << 20;
+
+/// The piece hashers of uploads in progress on this instance, by upload id,
+/// within a byte budget (the longest untouched go first). A request that
+/// goes on where an earlier one here stopped takes its hasher back; one
+/// that finds none (the upload began elsewhere, or was evicted) makes no
+/// record, and the blob's first read proves its pieces instead.
+pub struct PendingRecords {
+    limit: usize,
+    inner: std::sync::Mutex<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    /// By upload id, with when each was put back (ordered by id, seeded by
+    /// nothing: the simulation stays deterministic).
+    hashers: std::collections::BTreeMap<String, (PieceHasher, u64)>,
+    bytes: usize,
+    clock: u64,
+}
+
+impl PendingRecords {
+    pub fn new(limit: usize) -> PendingRecords {
+        PendingRecords { limit, inner: Default::default() }
+    }
+
+    /// The hasher of upload `id` if it has taken exactly its first `size`
+    /// bytes; any other is dropped (the upload went on elsewhere).
+    pub fn take(&self, id: &str, size: u64) -> Option<PieceHasher> {
+        let mut inner = self.lock();
+        let (hasher, _) = inner.hashers.remove(id)?;
+        inner.bytes -= hasher.weight();
+        (hasher.size() == size).then_some(hasher)
+    }
+
+    /// The hasher of upload `id` whatever it has taken: the
+    /// `record-any-offset` mutant.
+    #[cfg(feature = "sim-mutants")]
+    pub fn take_any(&self, id: &str) -> Option<PieceHasher> {
+        let mut inner = self.lock();
+        let (hasher, _) = inner.hashers.remove(id)?;
+        inner.bytes -= hasher.weight();
+        Some(hasher)
+    }
+
+    /// Keeps `hasher` for upload `id`'s next request.
+    pub fn put(&self, id: &str, hasher: PieceHasher) {
+        let weight = hasher.weight();
+        if weight > self.limit {
+            return;
+        }
+        let mut inner = self.lock();
+        if let Some((old, _)) = inner.hashers.remove(id) {
+            inner.bytes -= old.weight();
+        }
+        while inner.bytes + weight > self.limit {
+            let oldest = inner.hashers.iter().min_by_key(|(_, (_, at))| *at).map(|(id, _)| id.clone());
+            let Some((old, _)) = oldest.and_then(|id| inner.hashers.remove(&id)) else { break };
+            inner.bytes -= old.weight();
+        }
+        inner.clock += 1;
+        let at = inner.clock;
+        inner.bytes += weight;
+        inner.hashers.insert(id.to_owned(), (hasher, at));
+    }
+
+    /// Forgets upload `id` (committed or removed).
+    pub fn forget(&self, id: &str) {
+        let mut inner = self.lock();
+        if let Some((old, _)) = inner.hashers.remove(id) {
+            inner.bytes -= old.weight();
+        }
+    }
+
+    /// Bytes held now.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// Records by digest, within [`PIECE_RECORDS_BYTES`].
@@ -152,6 +303,51 @@ mod tests {
         assert!(!record.holds(1, &flipped), "one flipped bit");
         assert!(!record.holds(2, &data[PIECE_BYTES * 2..PIECE_BYTES * 2 + 9]), "a piece cut short");
         assert!(!record.holds(3, b""), "no piece past the end");
+    }
+
+    #[tokio::test]
+    async fn a_push_records_the_same_pieces_however_its_bytes_are_cut() {
+        let data: Vec<u8> = (0..PIECE_BYTES * 3 + 77).map(|i| (i * 7 % 253) as u8).collect();
+        let read = record_of(&data).await.unwrap();
+        for cut in [1, 1000, PIECE_BYTES - 1, PIECE_BYTES, PIECE_BYTES + 3, 4 * PIECE_BYTES] {
+            let mut hasher = PieceHasher::default();
+            for chunk in data.chunks(cut) {
+                hasher.update(chunk);
+            }
+            assert_eq!(hasher.size(), data.len() as u64);
+            let pushed = hasher.finish();
+            assert_eq!((pushed.size, &pushed.pieces), (read.size, &read.pieces), "cut every {cut} bytes");
+        }
+        let mut exact = PieceHasher::default();
+        exact.update(&data[..PIECE_BYTES * 2]);
+        let exact = exact.finish();
+        assert_eq!(exact.pieces.len(), 2, "no empty piece after a whole last one");
+        assert!(exact.holds(1, &data[PIECE_BYTES..PIECE_BYTES * 2]));
+        assert!(PieceHasher::default().finish().pieces.is_empty());
+    }
+
+    #[test]
+    fn pending_records_go_on_only_where_they_stopped_and_stay_within_their_budget() {
+        let mut one = PieceHasher::default();
+        one.update(&[1; 10]);
+        let weight = one.weight();
+        let pending = PendingRecords::new(weight * 2);
+        pending.put("a", one.clone());
+        assert!(pending.take("a", 9).is_none(), "the upload is elsewhere now");
+        assert!(pending.take("a", 10).is_none(), "a mismatch drops it");
+        pending.put("a", one.clone());
+        assert_eq!(pending.take("a", 10).map(|h| h.size()), Some(10));
+        assert!(pending.take("a", 10).is_none(), "taken: one request at a time");
+        pending.put("a", one.clone());
+        pending.put("b", one.clone());
+        pending.put("a", one.clone());
+        pending.put("c", one.clone());
+        assert!(pending.take("b", 10).is_none(), "the longest untouched went first");
+        assert!(pending.take("a", 10).is_some() && pending.take("c", 10).is_some());
+        assert_eq!(pending.bytes(), 0);
+        pending.put("d", one);
+        pending.forget("d");
+        assert_eq!(pending.bytes(), 0);
     }
 
     #[tokio::test]

@@ -123,8 +123,13 @@ impl Repository<'_> {
         let sealed = r.uploads.commit(&self.name, upload, digest, bounds, body).await?;
         r.blobs.touch(digest, r.env.now()).await?;
         let size = match sealed {
-            Sealed::Verified { path, size } => match r.blobs.adopt(&path, digest).await {
-                Ok(()) => size,
+            Sealed::Verified { path, size, record } => match r.blobs.adopt(&path, digest).await {
+                Ok(()) => {
+                    if let Some(record) = record {
+                        r.blobs.keep_record(digest, record);
+                    }
+                    size
+                }
                 // A commit racing this one adopted the same verified bytes.
                 Err(e) if e.is_not_found() && r.blobs.size(digest).await? == Some(size) => size,
                 Err(e) => return Err(e.into()),
@@ -179,7 +184,7 @@ impl Repository<'_> {
         let sealed = r.uploads.commit_unsealed(&self.name, upload, digest, body).await?;
         r.blobs.touch(digest, r.env.now()).await?;
         let size = match sealed {
-            Sealed::Verified { path, size } => {
+            Sealed::Verified { path, size, .. } => {
                 if r.blobs.size(digest).await?.is_none() {
                     r.blobs.adopt(&path, digest).await?;
                 }
@@ -483,6 +488,47 @@ mod tests {
         assert_eq!(repo.blob(&d).await.unwrap().content.as_deref(), Some(&b"hello world"[..]));
         assert!(matches!(repo.upload_status(&upload.id).await, Err(RegistryError::UploadUnknown(_))));
         assert!(r.uploads.ids(&name("a/b")).await.unwrap().is_empty(), "the upload is removed");
+    }
+
+    #[tokio::test]
+    async fn a_push_keeps_the_pieces_it_proved_only_if_this_instance_took_every_byte() {
+        use crate::registry::piece_record::PIECE_BYTES;
+        let driver: Arc<dyn crate::storage::StorageDriver> = Arc::new(InMemoryDriver::new());
+        let [one, two] = [0, 1].map(|_| Registry::new(driver.clone(), env(), b"k", true));
+        let events = Recorder::default();
+        let [here, there] = [&one, &two].map(|r| r.repository(name("a"), &events));
+        let blob = |n: u8| -> (Vec<u8>, Digest) {
+            let data: Vec<u8> = (0..3 * PIECE_BYTES + 5).map(|i| (i % 241) as u8 ^ n).collect();
+            let d = Digest::of(drydock_spec::Algorithm::Sha256, &data);
+            (data, d)
+        };
+        let cut = PIECE_BYTES + 7;
+        // (first PATCH, second PATCH, closing PUT): which instance takes each.
+        let ways: [[&Repository<'_>; 3]; 4] =
+            [[&here, &here, &here], [&here, &there, &here], [&there, &here, &here], [&here, &here, &there]];
+        for (n, [first, second, commit]) in ways.into_iter().enumerate() {
+            let (data, d) = blob(n as u8);
+            let upload = first.start_upload().await.unwrap();
+            let at = UploadRef { id: &upload.id, algorithm: drydock_spec::Algorithm::Sha256 };
+            first.write_upload(at, ChunkBounds::default(), body(&data[..cut])).await.unwrap();
+            second.write_upload(at, ChunkBounds::default(), body(&data[cut..])).await.unwrap();
+            commit.commit_upload(at, &d, ChunkBounds::default(), body(b"")).await.unwrap();
+            let record = one.blobs.record(&d);
+            if n == 0 {
+                let record = record.expect("every byte appended and committed here");
+                assert_eq!(record.size(), data.len() as u64);
+                for (i, piece) in data.chunks(PIECE_BYTES).enumerate() {
+                    assert!(record.holds(i, piece));
+                }
+            } else {
+                assert!(record.is_none(), "way {n}: some bytes or the commit went through the other instance");
+            }
+            assert!(two.blobs.record(&d).is_none(), "way {n}");
+        }
+        // A monolithic push records its pieces too.
+        let (data, d) = blob(9);
+        here.push_blob(&d, body(&data)).await.unwrap();
+        assert!(one.blobs.record(&d).is_some_and(|r| r.holds(3, &data[3 * PIECE_BYTES..])));
     }
 
     #[tokio::test]

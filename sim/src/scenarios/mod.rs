@@ -9,6 +9,7 @@ mod event_crash;
 mod gc_race;
 mod interleavings;
 mod purge_race;
+mod push_records;
 mod receiver_outage;
 mod s3_reads;
 mod same_blob;
@@ -65,6 +66,9 @@ pub enum Mutant {
     /// A PATCH is answered once its last chunk is handed to storage, before
     /// the write is done.
     AnswerBeforeDurable,
+    /// An instance continues an upload's piece hashes wherever they stopped,
+    /// even after another instance appended bytes they never saw.
+    RecordAnyOffset,
     /// No planted bug: the scenario guards invariants of the real server only.
     None,
 }
@@ -90,6 +94,7 @@ impl Mutant {
             Mutant::ResumeAtWindowStart => "resume-at-window-start",
             Mutant::TagCheckThenPut => "tag-check-then-put",
             Mutant::AnswerBeforeDurable => "answer-before-durable",
+            Mutant::RecordAnyOffset => "record-any-offset",
             Mutant::None => "none",
         }
     }
@@ -163,6 +168,7 @@ pub fn all() -> Vec<Scenario> {
         tag_if_match::scenario(),
         upload_resume::scenario(),
         upload_resume::crash_scenario(),
+        push_records::scenario(),
         event_crash::scenario(),
         delete_pull::scenario(),
         delete_pull::cached_scenario(),
