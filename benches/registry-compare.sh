@@ -2,8 +2,8 @@
 # drydock serve against Debian's docker-registry (distribution 2.8.2), measured
 # in one run on this machine, each on fresh filesystem storage:
 #   - push of a 1 GiB blob (POST, then the whole body streamed in the PUT),
-#     pull of it, and a second pull (drydock checks pieces against the
-#     BLAKE3 record the first pull made), in MiB/s;
+#     pull of it, and a second pull, in MiB/s (drydock checks both against
+#     the BLAKE3 piece record the push took of the bytes it proved);
 #   - server CPU (user + system, from /proc) per GiB pushed and per manifest GET;
 #   - manifest GETs per second (wrk, keep-alive connections);
 #   - peak RSS of each server over the push and pull.
@@ -148,8 +148,8 @@ print(f"machine limits: sha256 {sha:.0f} MiB/s, {size} MiB write+fsync {write:.0
       f"(kernel CPU {floor:.2f} s/GiB), loopback download {loop:.0f} MiB/s")
 print(f"{'':34}{'drydock':>10}{'distribution':>14}{'dd/dist':>9}{'drydock/limit':>15}")
 print(f"{f'push {size} MiB blob (MiB/s)':34}{dp:10.1f}{rp:14.1f}{dp / rp:9.2f}{dp / durable:15.2f}  (limit: min(sha256, write+fsync))")
-print(f"{f'pull {size} MiB blob (MiB/s)':34}{dl:10.1f}{rl:14.1f}{dl / rl:9.2f}{dl / loop:15.2f}  (limit: loopback; first read: SHA-256)")
-print(f"{f'pull it again (MiB/s)':34}{da:10.1f}{ra:14.1f}{da / ra:9.2f}{da / loop:15.2f}  (pieces recorded: BLAKE3)")
+print(f"{f'pull {size} MiB blob (MiB/s)':34}{dl:10.1f}{rl:14.1f}{dl / rl:9.2f}{dl / loop:15.2f}  (limit: loopback; pieces recorded by the push: BLAKE3)")
+print(f"{f'pull it again (MiB/s)':34}{da:10.1f}{ra:14.1f}{da / ra:9.2f}{da / loop:15.2f}  (the same record)")
 print(f"{'CPU per GiB pushed (s)':34}{dpc:10.2f}{rpc:14.2f}{dpc / rpc:9.2f}")
 print(f"{'  of it in the server (user, s)':34}{dpc - dps:10.2f}{rpc - rps:14.2f}{(dpc - dps) / (rpc - rps):9.2f}  (SHA-256 alone: {1024 / sha:.2f} s)")
 print(f"{'  of it in the kernel (s)':34}{dps:10.2f}{rps:14.2f}{dps / rps:9.2f}  (dd's kernel CPU for the same write: {floor:.2f} s)")
