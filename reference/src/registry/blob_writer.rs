@@ -48,9 +48,10 @@ pub const APPEND_CHUNK: usize = 4 << 20;
 pub const UPLOAD_BUFFER_BUDGET: usize = 256 << 20;
 /// How long a chunk of declared length waits for buffer space.
 pub const BUFFER_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(30);
-/// A body that has brought this much is streaming: its buffer takes room
-/// for a whole [`APPEND_CHUNK`] at once.
-const GROW_ONCE_AFTER: usize = 64 << 10;
+/// Body frames shorter than this are packed together into buffers of this
+/// size (a copy) instead of kept as they came: a body of tiny frames then
+/// costs no more than one entry per this many bytes.
+const PACK_BELOW: usize = 16 << 10;
 /// Bytes read per storage call when re-hashing an upload.
 const REHASH_CHUNK: usize = 1 << 20;
 /// The algorithm an upload is hashed with as it arrives unless its client
@@ -370,9 +371,9 @@ impl BlobWriter {
     {
         let start = size;
         let mut spool = Spool::new(self, repo, upload, size);
-        // The budget `pending` holds, counted by its capacity (what it
-        // really occupies); a chunk of declared length reserves all of it up
-        // front, so no request holds some while waiting for more.
+        // The budget `pending` holds (see `Gather::held`); a chunk of
+        // declared length reserves all of it up front, so no request holds
+        // some while waiting for more.
         let mut held = match exact {
             Some(len) => {
                 let reserve = self.memory.clone().acquire_many_owned(u32::try_from(len).unwrap_or(u32::MAX));
@@ -383,58 +384,46 @@ impl BlobWriter {
             }
             None => None,
         };
-        let mut pending = match exact {
-            // Its budget is reserved: allocate it once, not by doubling.
-            Some(len) => BytesMut::with_capacity(usize::try_from(len).unwrap_or(usize::MAX)),
-            None => BytesMut::new(),
-        };
+        let mut pending = Gather::default();
         loop {
             let done = match body.next().await {
-                Some(Ok(chunk)) => {
-                    if exact.is_none() {
-                        // A body this big is streaming: take room for a
-                        // whole append once, not by doubling (each doubling
-                        // copies everything gathered so far).
-                        if pending.len() + chunk.len() > GROW_ONCE_AFTER && pending.capacity() < APPEND_CHUNK {
-                            pending.reserve(APPEND_CHUNK - pending.len());
+                Some(Ok(frame)) => {
+                    pending.push(frame);
+                    match exact {
+                        Some(declared) if pending.len() as u64 > declared => {
+                            return Err(RegistryError::ChunkLengthMismatch {
+                                declared,
+                                received: pending.len() as u64,
+                            });
                         }
-                        pending.extend_from_slice(&chunk);
-                        let have = held.as_ref().map_or(0, |h| h.num_permits());
-                        if pending.capacity() > have {
-                            let want = u32::try_from(pending.capacity() - have).unwrap_or(u32::MAX);
-                            match self.memory.clone().try_acquire_many_owned(want) {
-                                Ok(more) => match held.as_mut() {
-                                    Some(h) => h.merge(more),
-                                    None => held = Some(more),
-                                },
-                                // The budget is spent: write out what is
-                                // held rather than hold more.
-                                Err(_) => {
-                                    spool.append(std::mem::take(&mut pending).freeze(), held.take()).await?;
-                                    continue;
+                        Some(_) => {}
+                        None => {
+                            let have = held.as_ref().map_or(0, |h| h.num_permits());
+                            if pending.held() > have {
+                                let want = u32::try_from(pending.held() - have).unwrap_or(u32::MAX);
+                                match self.memory.clone().try_acquire_many_owned(want) {
+                                    Ok(more) => match held.as_mut() {
+                                        Some(h) => h.merge(more),
+                                        None => held = Some(more),
+                                    },
+                                    // The budget is spent: write out what is
+                                    // held rather than hold more.
+                                    Err(_) => {
+                                        spool.append(pending.take(), held.take()).await?;
+                                        continue;
+                                    }
                                 }
                             }
                         }
-                        false
-                    } else {
-                        pending.extend_from_slice(&chunk);
-                        match exact {
-                            Some(declared) if pending.len() as u64 > declared => {
-                                return Err(RegistryError::ChunkLengthMismatch {
-                                    declared,
-                                    received: pending.len() as u64,
-                                });
-                            }
-                            _ => false,
-                        }
                     }
+                    false
                 }
                 Some(Err(e)) => {
                     // Keep what arrived intact: it is durable and the client
                     // can resume from the reported size. A chunk of declared
                     // length is all or nothing.
                     if !pending.is_empty() && exact.is_none() {
-                        spool.append(std::mem::take(&mut pending).freeze(), held.take()).await?;
+                        spool.append(pending.take(), held.take()).await?;
                     }
                     spool.settle().await?;
                     spool.keep_pieces();
@@ -453,10 +442,7 @@ impl BlobWriter {
             }
             let full = exact.is_none() && pending.len() >= APPEND_CHUNK;
             if full || (done && !pending.is_empty()) {
-                // Taken whole, not split off: a split would leave `pending`
-                // sharing the buffer, pinning it for as long as the request
-                // lasts (a stalled upload would hold its last chunk's memory).
-                spool.append(std::mem::take(&mut pending).freeze(), held.take()).await?;
+                spool.append(pending.take(), held.take()).await?;
             }
             if done {
                 #[cfg(feature = "sim-mutants")]
@@ -569,6 +555,66 @@ impl BlobWriter {
     }
 }
 
+/// A request body's bytes waiting for one append. Frames as the transport
+/// delivered them are kept as they came — the append writes them all at
+/// once (`StorageDriver::append_parts`), so the body is never copied into
+/// one buffer first — except short ones, packed into buffers of
+/// [`PACK_BELOW`] bytes so the list stays short whatever the framing.
+#[derive(Default)]
+struct Gather {
+    parts: Vec<Bytes>,
+    /// Where short frames are packed.
+    packing: BytesMut,
+    len: usize,
+    /// See [`Gather::held`].
+    held: usize,
+}
+
+impl Gather {
+    fn push(&mut self, frame: Bytes) {
+        self.len += frame.len();
+        if frame.len() >= PACK_BELOW {
+            self.seal_packing();
+            self.held += frame.len();
+            self.parts.push(frame);
+            return;
+        }
+        if self.packing.capacity() - self.packing.len() < frame.len() {
+            self.seal_packing();
+            self.packing.reserve(PACK_BELOW);
+            self.held += self.packing.capacity();
+        }
+        self.packing.extend_from_slice(&frame);
+    }
+
+    fn seal_packing(&mut self) {
+        if !self.packing.is_empty() {
+            self.parts.push(std::mem::take(&mut self.packing).freeze());
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Memory held, about: the frames' bytes, and the packing buffers' whole
+    /// room (what they really occupy).
+    fn held(&self) -> usize {
+        self.held
+    }
+
+    /// Everything gathered, in order; the gather is empty again.
+    fn take(&mut self) -> Vec<Bytes> {
+        self.seal_packing();
+        (self.len, self.held) = (0, 0);
+        std::mem::take(&mut self.parts)
+    }
+}
+
 /// The appends of one request. Each chunk is written (and made durable) by
 /// the driver and hashed in a task of its own while the request gathers the
 /// next one, so the body, the hash and the disk all keep moving; at most one
@@ -622,7 +668,7 @@ impl<'a> Spool<'a> {
     /// Starts appending `chunk` as soon as the append before it is done.
     /// `held` is the buffer budget the chunk occupies, given back once it is
     /// written.
-    async fn append(&mut self, chunk: Bytes, held: Option<tokio::sync::OwnedSemaphorePermit>) -> Result<()> {
+    async fn append(&mut self, chunk: Vec<Bytes>, held: Option<tokio::sync::OwnedSemaphorePermit>) -> Result<()> {
         self.settle().await?;
         let mut digester = match self.digester.take() {
             Some(d) => Some(d),
@@ -642,15 +688,17 @@ impl<'a> Spool<'a> {
             (self.writer.data.clone(), self.repo.clone(), self.upload.id.to_owned(), self.size);
         #[cfg(feature = "sim-mutants")]
         {
-            self.in_flight_len = chunk.len() as u64;
+            self.in_flight_len = chunk.iter().map(|p| p.len() as u64).sum();
         }
         self.in_flight = Some(tokio::spawn(async move {
             let hashed = async {
-                if let Some(d) = digester.as_mut() {
-                    d.update(&chunk);
-                }
-                if let Some(p) = pieces.as_mut() {
-                    p.update(&chunk);
+                for part in &chunk {
+                    if let Some(d) = digester.as_mut() {
+                        d.update(part);
+                    }
+                    if let Some(p) = pieces.as_mut() {
+                        p.update(part);
+                    }
                 }
             };
             // The write is handed to the driver first, then the hash runs
@@ -700,6 +748,38 @@ impl<'a> Spool<'a> {
 mod tests {
     use super::*;
     use crate::storage::InMemoryDriver;
+
+    #[test]
+    fn a_gather_keeps_frames_in_order_and_packs_short_ones() {
+        let frames: Vec<Bytes> = [10, PACK_BELOW, 3, 5, PACK_BELOW * 2, 1, PACK_BELOW - 1, 7]
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| Bytes::from(vec![i as u8; n]))
+            .collect();
+        let mut g = Gather::default();
+        for f in &frames {
+            g.push(f.clone());
+        }
+        let total: usize = frames.iter().map(Bytes::len).sum();
+        assert_eq!(g.len(), total);
+        let held = g.held();
+        assert!(held >= total && held <= total + 4 * PACK_BELOW, "held {held} for {total} bytes");
+        let parts = g.take();
+        assert!(g.is_empty() && g.held() == 0);
+        assert_eq!(parts.concat(), frames.concat(), "the same bytes, in order");
+        // The long frames are the very buffers that came (no copy); the
+        // short ones between them are packed, a buffer at most
+        // `PACK_BELOW` long: [10] [long] [3 5] [long] [1, PACK_BELOW - 1] [7].
+        assert_eq!(parts.iter().map(Bytes::len).collect::<Vec<_>>()[4..], [PACK_BELOW, 7]);
+        assert_eq!(parts.len(), 6);
+        assert_eq!(parts[1].as_ptr(), frames[1].as_ptr());
+        assert_eq!(parts[3].as_ptr(), frames[4].as_ptr());
+        let mut tiny = Gather::default();
+        for _ in 0..100_000 {
+            tiny.push(Bytes::from_static(b"x"));
+        }
+        assert!(tiny.take().len() <= 100_000 / PACK_BELOW + 1, "a body of tiny frames stays a short list");
+    }
 
     #[tokio::test]
     async fn buffered_bytes_stay_within_the_budget_and_are_given_back() {

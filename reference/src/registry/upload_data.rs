@@ -89,16 +89,18 @@ impl UploadData {
         Ok(self.segments(repo, id).await?.size())
     }
 
-    /// Appends `bytes` at `offset`, which must be the stored size. Returns
-    /// the new size.
-    pub async fn append(&self, repo: &RepositoryName, id: &str, offset: u64, bytes: Bytes) -> Result<u64> {
-        let len = bytes.len() as u64;
+    /// Appends `parts`, in order, at `offset`, which must be the stored
+    /// size. Returns the new size.
+    pub async fn append(&self, repo: &RepositoryName, id: &str, offset: u64, parts: Vec<Bytes>) -> Result<u64> {
+        let len = parts.iter().map(|p| p.len() as u64).sum::<u64>();
         if !self.segmented {
-            return append_outcome(id, offset, self.driver.append(&paths::upload_data(repo, id), offset, bytes).await);
+            let appended = self.driver.append_parts(&paths::upload_data(repo, id), offset, parts).await;
+            return append_outcome(id, offset, appended);
         }
-        if bytes.is_empty() {
+        if len == 0 {
             return Ok(offset);
         }
+        let bytes = crate::storage::join(parts);
         if offset + len > MAX_SEGMENTED_UPLOAD_BYTES {
             return Err(RegistryError::UploadInvalid(format!(
                 "upload {id} would pass {MAX_SEGMENTED_UPLOAD_BYTES} bytes, the most an upload in chunks holds on this object store; push the blob in one PUT instead"
@@ -349,13 +351,13 @@ mod tests {
         data.create(&repo, id).await.unwrap();
         memory.put_content(&paths::upload_started_at(&repo, id), Bytes::from_static(b"0")).await.unwrap();
         let near = MAX_SEGMENTED_UPLOAD_BYTES - 4;
-        let refused = data.append(&repo, id, near, Bytes::from_static(b"12345")).await.unwrap_err();
+        let refused = data.append(&repo, id, near, vec![Bytes::from_static(b"12345")]).await.unwrap_err();
         assert!(matches!(&refused, RegistryError::UploadInvalid(m) if m.contains("one PUT")), "{refused}");
         assert!(memory.keys_under(&paths::upload_segments(&repo, id)).is_empty());
         // Up to the limit exactly is an append like any other (here it does
         // not join up, which the size check finds later, not this one).
         assert_eq!(
-            data.append(&repo, id, near, Bytes::from_static(b"1234")).await.unwrap(),
+            data.append(&repo, id, near, vec![Bytes::from_static(b"1234")]).await.unwrap(),
             MAX_SEGMENTED_UPLOAD_BYTES
         );
     }

@@ -295,12 +295,15 @@ impl StorageDriver for FilesystemDriver {
     }
 
     async fn append(&self, path: &str, offset: u64, data: Bytes) -> Result<u64> {
+        self.append_parts(path, offset, vec![data]).await
+    }
+
+    async fn append_parts(&self, path: &str, offset: u64, parts: Vec<Bytes>) -> Result<u64> {
         let full = self.full(path)?;
         let owned_path = path.to_owned();
         // The size check and the write happen under an exclusive advisory
         // lock, so appenders in any process sharing the directory serialise.
         let appended = tokio::task::spawn_blocking(move || -> Result<u64> {
-            use std::io::Write as _;
             let locked_append = || -> std::io::Result<std::result::Result<u64, u64>> {
                 let mut f = std::fs::OpenOptions::new().append(true).open(&full)?;
                 f.lock()?;
@@ -308,9 +311,9 @@ impl StorageDriver for FilesystemDriver {
                 if actual != offset {
                     return Ok(Err(actual));
                 }
-                f.write_all(&data)?;
+                let len = write_all_vectored(&mut f, &parts)?;
                 f.sync_data()?;
-                Ok(Ok(actual + data.len() as u64))
+                Ok(Ok(actual + len))
             };
             match locked_append().map_err(io_err(&owned_path))? {
                 Ok(size) => Ok(size),
@@ -385,6 +388,27 @@ impl StorageDriver for FilesystemDriver {
             }
         }
     }
+}
+
+/// Writes every part, in order, with as few `writev` calls as the kernel
+/// allows. Returns the bytes written.
+fn write_all_vectored(f: &mut std::fs::File, parts: &[Bytes]) -> std::io::Result<u64> {
+    use std::io::{IoSlice, Write as _};
+    let mut slices: Vec<IoSlice<'_>> = parts.iter().filter(|p| !p.is_empty()).map(|p| IoSlice::new(p)).collect();
+    let mut rest = &mut slices[..];
+    let mut written = 0u64;
+    while !rest.is_empty() {
+        match f.write_vectored(rest) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                written += n as u64;
+                IoSlice::advance_slices(&mut rest, n);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(written)
 }
 
 #[cfg(test)]

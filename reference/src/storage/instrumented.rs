@@ -103,6 +103,9 @@ impl StorageDriver for Instrumented {
     async fn append(&self, path: &str, offset: u64, data: Bytes) -> Result<u64> {
         timed!(self, "append", self.inner.append(path, offset, data))
     }
+    async fn append_parts(&self, path: &str, offset: u64, parts: Vec<Bytes>) -> Result<u64> {
+        timed!(self, "append", self.inner.append_parts(path, offset, parts))
+    }
     async fn truncate(&self, path: &str, size: u64) -> Result<()> {
         timed!(self, "truncate", self.inner.truncate(path, size))
     }

@@ -221,6 +221,14 @@ pub trait StorageDriver: Send + Sync + 'static {
         Err(StorageError::Unsupported { op: "append", path: path.to_owned() })
     }
 
+    /// [`StorageDriver::append`] of `parts`, in order, as one append. A
+    /// driver that can write several buffers at once (a file's `writev`)
+    /// overrides it so a request's body is never copied into one buffer
+    /// first; by default the parts are joined (no copy for one part).
+    async fn append_parts(&self, path: &str, offset: u64, parts: Vec<Bytes>) -> Result<u64> {
+        self.append(path, offset, join(parts)).await
+    }
+
     /// Shortens the object to `size` bytes (undoing a torn append).
     /// Only where [`Capabilities::appends`]; elsewhere `Unsupported`.
     async fn truncate(&self, path: &str, size: u64) -> Result<()> {
@@ -287,4 +295,16 @@ pub(crate) fn check_path(path: &str) -> Result<()> {
         && path.len() > 1
         && path[1..].split('/').all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('\0'));
     if ok { Ok(()) } else { Err(StorageError::InvalidPath(path.to_owned())) }
+}
+
+/// `parts` as one buffer: the one part itself, or a copy of them all.
+pub fn join(mut parts: Vec<Bytes>) -> Bytes {
+    if parts.len() == 1 {
+        return parts.pop().unwrap_or_default();
+    }
+    let mut whole = bytes::BytesMut::with_capacity(parts.iter().map(Bytes::len).sum());
+    for part in &parts {
+        whole.extend_from_slice(part);
+    }
+    whole.freeze()
 }

@@ -280,6 +280,17 @@ async fn appends(d: &dyn StorageDriver) {
         }
     }
     assert_eq!(d.read_at("/up/data", 0, 100).await.unwrap(), "hello world");
+    // Several buffers append in order, as one append: all or nothing.
+    let parts = || ["!", "", " and", &"more".repeat(5000)].map(|p| Bytes::from(p.to_owned())).to_vec();
+    assert!(matches!(d.append_parts("/up/data", 10, parts()).await, Err(StorageError::SizeMismatch { .. })));
+    let longer = 11 + 1 + 4 + 20_000;
+    assert_eq!(d.append_parts("/up/data", 11, parts()).await.unwrap(), longer);
+    assert_eq!(d.append_parts("/up/data", longer, Vec::new()).await.unwrap(), longer);
+    let tail = d.read_at("/up/data", 0, 20).await.unwrap();
+    assert_eq!(tail, "hello world! andmore");
+    assert!(d.append_parts("/up/nothing", 0, parts()).await.unwrap_err().is_not_found());
+    d.truncate("/up/data", 11).await.unwrap();
+    assert_eq!(d.read_at("/up/data", 0, 100).await.unwrap(), "hello world");
     d.truncate("/up/data", 5).await.unwrap();
     assert_eq!(d.get_content("/up/data").await.unwrap(), "hello");
     d.delete("/up").await.unwrap();
