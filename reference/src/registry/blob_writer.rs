@@ -269,13 +269,19 @@ impl BlobWriter {
         // Appends are conditional on the size they find, so bytes once
         // stored never change: hashes this instance took of the first
         // `size` bytes are hashes of exactly the bytes just verified.
+        let record = self.pieces_at(id, size).map(PieceHasher::finish);
+        Ok(Sealed::Verified { path: sealed, size, record })
+    }
+
+    /// The piece hashes this instance took of exactly the first `size`
+    /// bytes of upload `id`, if it holds them (the `record-any-offset`
+    /// mutant takes them whatever they cover).
+    fn pieces_at(&self, id: &str, size: u64) -> Option<PieceHasher> {
         #[cfg(feature = "sim-mutants")]
         if self.mutants.record_any_offset() {
-            let record = self.records.take_any(id).map(PieceHasher::finish);
-            return Ok(Sealed::Verified { path: sealed, size, record });
+            return self.records.remove(id);
         }
-        let record = self.records.take(id, size).map(PieceHasher::finish);
-        Ok(Sealed::Verified { path: sealed, size, record })
+        self.records.take(id, size)
     }
 
     /// A commit that finds no sealed bytes: another attempt adopted them if
@@ -678,9 +684,7 @@ impl<'a> Spool<'a> {
         if !std::mem::replace(&mut self.appended, true) && !self.writer.data.segmented() {
             self.pieces = match self.size {
                 0 => Some(PieceHasher::default()),
-                #[cfg(feature = "sim-mutants")]
-                _ if self.writer.mutants.record_any_offset() => self.writer.records.take_any(self.upload.id),
-                size => self.writer.records.take(self.upload.id, size),
+                size => self.writer.pieces_at(self.upload.id, size),
             };
         }
         let mut pieces = self.pieces.take();

@@ -203,16 +203,11 @@ impl PendingRecords {
     /// The hasher of upload `id` if it has taken exactly its first `size`
     /// bytes; any other is dropped (the upload went on elsewhere).
     pub fn take(&self, id: &str, size: u64) -> Option<PieceHasher> {
-        let mut inner = self.lock();
-        let (hasher, _) = inner.hashers.remove(id)?;
-        inner.bytes -= hasher.weight();
-        (hasher.size() == size).then_some(hasher)
+        self.remove(id).filter(|hasher| hasher.size() == size)
     }
 
-    /// The hasher of upload `id` whatever it has taken: the
-    /// `record-any-offset` mutant.
-    #[cfg(feature = "sim-mutants")]
-    pub fn take_any(&self, id: &str) -> Option<PieceHasher> {
+    /// The hasher of upload `id`, whatever it has taken.
+    pub fn remove(&self, id: &str) -> Option<PieceHasher> {
         let mut inner = self.lock();
         let (hasher, _) = inner.hashers.remove(id)?;
         inner.bytes -= hasher.weight();
@@ -225,10 +220,8 @@ impl PendingRecords {
         if weight > self.limit {
             return;
         }
+        self.remove(id);
         let mut inner = self.lock();
-        if let Some((old, _)) = inner.hashers.remove(id) {
-            inner.bytes -= old.weight();
-        }
         while inner.bytes + weight > self.limit {
             let oldest = inner.hashers.iter().min_by_key(|(_, (_, at))| *at).map(|(id, _)| id.clone());
             let Some((old, _)) = oldest.and_then(|id| inner.hashers.remove(&id)) else { break };
@@ -242,10 +235,7 @@ impl PendingRecords {
 
     /// Forgets upload `id` (committed or removed).
     pub fn forget(&self, id: &str) {
-        let mut inner = self.lock();
-        if let Some((old, _)) = inner.hashers.remove(id) {
-            inner.bytes -= old.weight();
-        }
+        self.remove(id);
     }
 
     /// Bytes held now.

@@ -299,12 +299,8 @@ pub(crate) fn check_path(path: &str) -> Result<()> {
 
 /// `parts` as one buffer: the one part itself, or a copy of them all.
 pub fn join(mut parts: Vec<Bytes>) -> Bytes {
-    if parts.len() == 1 {
-        return parts.pop().unwrap_or_default();
+    match parts.len() {
+        1 => parts.pop().unwrap_or_default(),
+        _ => Bytes::from(parts.concat()),
     }
-    let mut whole = bytes::BytesMut::with_capacity(parts.iter().map(Bytes::len).sum());
-    for part in &parts {
-        whole.extend_from_slice(part);
-    }
-    whole.freeze()
 }

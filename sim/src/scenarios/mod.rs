@@ -147,6 +147,14 @@ pub struct Scenario {
     pub storage: Option<crate::storage::StorageModel>,
 }
 
+/// Where an upload's stored bytes end, from the `Range` header of a PATCH
+/// answer or a status GET (`0-0` is an empty upload).
+fn range_end(r: &crate::net::Reply) -> Option<u64> {
+    let v = r.header("range")?;
+    let (_, end) = v.split_once('-')?;
+    if v == "0-0" { Some(0) } else { end.parse::<u64>().ok().map(|e| e + 1) }
+}
+
 const OCI: &str = "application/vnd.oci.image.manifest.v1+json";
 
 /// A distinct image manifest over one config and one layer, told apart by

@@ -5,7 +5,7 @@
 //! abandoned one always is, and every acknowledged mount and commit reads
 //! back exactly.
 
-use super::{Mutant, RunConfig, Scenario};
+use super::{Mutant, RunConfig, Scenario, range_end};
 use crate::net::{Client, Reply};
 use crate::storage::StorageFaults;
 use drydock_spec::{Algorithm, Digest};
@@ -39,12 +39,6 @@ const SURELY_PURGED: Duration = Duration::from_millis(150 + 2 * 20 + 60);
 const HOSTS: [&str; 2] = ["r1", "r2"];
 
 type Violations = Arc<Mutex<Vec<String>>>;
-
-fn range_end(r: &Reply) -> Option<u64> {
-    let v = r.header("range")?;
-    let (_, end) = v.split_once('-')?;
-    end.parse::<u64>().ok().map(|e| if v == "0-0" { 0 } else { e + 1 })
-}
 
 /// A chunked upload in `pieces`, `pause` apart, alternating instances;
 /// resumes from the status after a failed PATCH. Reports a 404 on an upload

@@ -12,8 +12,8 @@
 //! Oracle: besides the universal one, every whole pull answers 200 with
 //! exactly the blob's bytes, and every range 206 with exactly its bytes.
 
-use super::{Mutant, RunConfig, Scenario};
-use crate::net::{Client, Reply};
+use super::{Mutant, RunConfig, Scenario, range_end};
+use crate::net::Client;
 use crate::storage::StorageFaults;
 use drydock_spec::{Algorithm, Digest};
 use http::Method;
@@ -49,12 +49,6 @@ fn blob(seed: u64, salt: u64) -> Vec<u8> {
         .collect()
 }
 
-fn range_end(r: &Reply) -> Option<usize> {
-    let range = r.header("range")?;
-    let (_, end) = range.split_once('-')?;
-    end.parse::<usize>().ok().map(|e| e + 1)
-}
-
 /// Pushes `data` in seeded chunks, each PATCH and the commit to a seeded
 /// instance, resuming from the status GET after a failure. Whether it was
 /// acknowledged.
@@ -77,7 +71,7 @@ async fn push(client: &Client, rng: &mut ChaCha8Rng, data: &[u8], d: &Digest) ->
         match client.send(host, Method::PATCH, &loc, &headers, data[at..end].to_vec()).await {
             Ok(r) if r.status == 202 => {
                 loc = r.header("location").unwrap_or(loc);
-                at = range_end(&r).unwrap_or(at);
+                at = range_end(&r).map_or(at, |end| end as usize);
             }
             _ => {
                 let Ok(status) = client.send(HOSTS[rng.next_u32() as usize % 2], Method::GET, &loc, &[], vec![]).await
@@ -85,7 +79,7 @@ async fn push(client: &Client, rng: &mut ChaCha8Rng, data: &[u8], d: &Digest) ->
                     continue;
                 };
                 if status.status == 204 {
-                    at = range_end(&status).unwrap_or(0);
+                    at = range_end(&status).unwrap_or(0) as usize;
                     loc = status.header("location").unwrap_or(loc);
                 }
             }

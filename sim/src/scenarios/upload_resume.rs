@@ -14,8 +14,8 @@
 //! exceeds the bytes sent (no retry duplicates bytes); the commit succeeds
 //! with the client's digest and reads back exactly.
 
-use super::{Mutant, RunConfig, Scenario};
-use crate::net::{Client, Reply};
+use super::{Mutant, RunConfig, Scenario, range_end};
+use crate::net::Client;
 use crate::storage::StorageFaults;
 use drydock_spec::{Algorithm, Digest};
 use http::Method;
@@ -76,12 +76,6 @@ enum Chaos {
 const PIECE: usize = 1_500;
 /// A client gives up on an answer after this long and resumes elsewhere.
 const PATCH_TIMEOUT: Duration = Duration::from_millis(300);
-
-fn range_end(r: &Reply) -> Option<u64> {
-    let v = r.header("range")?;
-    let (_, end) = v.split_once('-')?;
-    if v == "0-0" { Some(0) } else { end.parse::<u64>().ok().map(|e| e + 1) }
-}
 
 fn other(host: &str) -> &'static str {
     if host == "r1" { "r2" } else { "r1" }
