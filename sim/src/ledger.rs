@@ -75,6 +75,13 @@ impl Ledger {
         self.inner().collects = true;
     }
 
+    /// `(repository, digest)` of every acknowledged blob push or mount that
+    /// no client sent a delete for: what must stay readable.
+    pub fn undeleted_blobs(&self) -> Vec<(String, String)> {
+        let inner = self.inner();
+        inner.blobs.iter().filter(|b| !inner.deleted.contains(*b)).cloned().collect()
+    }
+
     pub fn violations(&self) -> Vec<String> {
         self.inner().violations.clone()
     }

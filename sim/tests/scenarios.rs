@@ -67,6 +67,17 @@ fn every_planted_bug_is_caught() {
     }
 }
 
+/// The generated workload knows nothing of piece records, yet its chunked
+/// pushes and its read-back after the run (every acknowledged blob, from
+/// every instance) find the stale-record bug `push-records` was written for.
+#[test]
+fn the_generated_workload_also_catches_stale_piece_records() {
+    let mut s = drydock_sim::scenario("interleavings").unwrap();
+    s.mutant = Mutant::RecordAnyOffset;
+    let caught = (0..s.catch_within).find(|&seed| !run(&s, seed, true).passed());
+    assert!(caught.is_some(), "interleavings: {} survived {} seeds", s.mutant.name(), s.catch_within);
+}
+
 #[test]
 fn a_generated_failure_shrinks_to_a_shorter_run_that_still_fails() {
     let s = drydock_sim::scenario("interleavings").unwrap();

@@ -9,20 +9,26 @@
 //! body and with right, partial or wrong digests, cancel, duplicate sends,
 //! pairs of operations racing on one upload, connections cut mid-body,
 //! manifest PUTs by tag and digest (sha256 or sha512), manifest and blob
-//! deletes, reads.
+//! deletes, reads. One content is larger than a piece, so pushes of it keep
+//! piece records and reads of it are checked against them.
 //!
 //! The oracle is the universal one every run answers to (`ledger`): every
 //! blob in the store and every blob served hashes to its digest, every
 //! acknowledged write is still there unless a delete of it was sent, no 5xx
-//! but 503, no panic. Nothing here knows which race breaks what.
+//! but 503, no panic. And once the clients are done, every acknowledged blob
+//! no one deleted is pulled from both instances and must answer 200 (an
+//! instance may hold beliefs about a blob — a piece record — that storage
+//! does not show). Nothing here knows which race breaks what.
 
 use super::{Mutant, RunConfig, Scenario};
 use crate::net::{Client, Reply};
 use crate::storage::StorageFaults;
+use drydock_reference::registry::blob_store::VERIFY_WHOLE_MAX;
 use drydock_spec::{Algorithm, Digest};
 use http::Method;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -62,14 +68,23 @@ pub fn s3_scenario() -> Scenario {
 }
 
 /// The content clients push: the second is a prefix of the first, so a
-/// closing PUT for "what was sent so far" races appends of the rest.
+/// closing PUT for "what was sent so far" races appends of the rest. The last
+/// is larger than [`VERIFY_WHOLE_MAX`]: a push of it keeps a piece record
+/// where one instance saw every byte, and reads of it are checked by pieces.
 fn pool(seed: u64) -> Vec<Vec<u8>> {
     let bytes = |len: usize, salt: u64| -> Vec<u8> {
         (0..len).map(|i| ((i as u64).wrapping_mul(2_654_435_761) ^ seed ^ salt) as u8).collect()
     };
     let first = bytes(6_000 + (seed % 7) as usize * 300, 1);
     let prefix = first[..4_096].to_vec();
-    vec![first, prefix, bytes(9_000, 2), bytes(1_500, 3)]
+    let large = bytes(2 * VERIFY_WHOLE_MAX as usize + 300_000 + (seed % 5) as usize * 9_000, 4);
+    vec![first, prefix, bytes(9_000, 2), bytes(1_500, 3), large]
+}
+
+/// The most one PATCH carries: small contents go in many pieces, the large
+/// one in a few (a third of it at most), so its uploads finish within a run.
+fn most_per_patch(content_len: usize) -> usize {
+    (content_len / 3).max(2_500)
 }
 
 /// An upload some client started; any client may act on it.
@@ -97,6 +112,12 @@ struct Actor {
 impl Actor {
     fn pick(&mut self, n: usize) -> usize {
         (self.rng.next_u32() as usize) % n
+    }
+
+    /// A content to push or read: now and then the large one.
+    fn content(&mut self) -> usize {
+        let large = self.world.pool.len() - 1;
+        if self.pick(10) == 0 { large } else { self.pick(large) }
     }
 
     fn host(&mut self) -> &'static str {
@@ -150,19 +171,57 @@ impl Actor {
         }
     }
 
-    async fn start(&mut self) {
-        let (host, repo, content) = (self.host(), self.repo(), self.pick(self.world.pool.len()));
+    /// Starts an upload of a drawn content (any client may act on it from
+    /// now on). Its index.
+    async fn start(&mut self) -> Option<usize> {
+        let content = self.content();
+        self.start_of(content).await
+    }
+
+    async fn start_of(&mut self, content: usize) -> Option<usize> {
+        let (host, repo) = (self.host(), self.repo());
         let algorithm = self.algorithm();
         let path = match algorithm {
             Algorithm::Sha256 => format!("/v2/{repo}/blobs/uploads/"),
             other => format!("/v2/{repo}/blobs/uploads/?digest-algorithm={other}"),
         };
         let r = self.client.send(host, Method::POST, &path, &[], vec![]).await;
-        if let Ok(r) = r
-            && let Some(location) = r.header("location").filter(|_| r.status == 202)
-        {
-            self.world.uploads.lock().unwrap().push(Upload { location, content, sent: 0, algorithm });
+        let r = r.ok()?;
+        let location = r.header("location").filter(|_| r.status == 202)?;
+        let mut uploads = self.world.uploads.lock().unwrap();
+        uploads.push(Upload { location, content, sent: 0, algorithm });
+        Some(uploads.len() - 1)
+    }
+
+    /// A push as clients make one: an upload started, its content sent in
+    /// two to four PATCHes in order, then the closing PUT — each step on a
+    /// drawn instance, while the other clients may act on the same upload.
+    /// Steps go on from where the last answer (to anyone) left the upload.
+    /// Half of them push the large content: its pieces are recorded only
+    /// where one instance took every append.
+    async fn chunked_push(&mut self) {
+        let content = if self.pick(2) == 0 { self.world.pool.len() - 1 } else { self.content() };
+        let Some(i) = self.start_of(content).await else { return };
+        let world = self.world.clone();
+        let patches = 2 + self.pick(3);
+        for left in (1..=patches).rev() {
+            let u = world.uploads.lock().unwrap()[i].clone();
+            let data = &world.pool[u.content];
+            let start = u.sent.min(data.len());
+            if start == data.len() {
+                break;
+            }
+            let len = (data.len() - start).div_ceil(left);
+            let headers = [("content-range".to_owned(), format!("{start}-{}", start + len - 1))];
+            let host = self.host();
+            let r = self.send(host, Method::PATCH, &u.location, &headers, data[start..start + len].to_vec()).await;
+            self.learn(i, &r);
         }
+        let u = world.uploads.lock().unwrap()[i].clone();
+        let data = &world.pool[u.content];
+        let (digest, rest) = (Digest::of(u.algorithm, data), data[u.sent.min(data.len())..].to_vec());
+        let host = self.host();
+        let _ = self.send(host, Method::PUT, &format!("{}&digest={digest}", u.location), &[], rest).await;
     }
 
     /// A PATCH for upload `u`: the next piece, or one out of order, with or
@@ -174,7 +233,7 @@ impl Actor {
             0 => self.pick(data.len()), // out of order
             _ => u.sent.min(data.len()),
         };
-        let len = (1 + self.pick(2_500)).min(data.len().saturating_sub(start)).max(1);
+        let len = (1 + self.pick(most_per_patch(data.len()))).min(data.len().saturating_sub(start)).max(1);
         let piece = data.get(start..start + len).map(<[u8]>::to_vec).unwrap_or_else(|| vec![0; len]);
         let mut headers = vec![];
         if self.pick(3) > 0 {
@@ -215,9 +274,12 @@ impl Actor {
 
     async fn step(&mut self) {
         match self.pick(100) {
-            0..12 => self.start().await,
+            0..8 => {
+                self.start().await;
+            }
+            8..12 => self.chunked_push().await,
             12..30 => {
-                let Some((i, u)) = self.upload() else { return self.start().await };
+                let Some((i, u)) = self.upload() else { return self.chunked_push().await };
                 let (loc, headers, piece) = self.patch(&u);
                 let host = self.host();
                 let r = self.send(host, Method::PATCH, &loc, &headers, piece).await;
@@ -243,7 +305,7 @@ impl Actor {
             52..68 => self.race().await,
             68..72 => {
                 // A client dying mid-body: a PATCH or a monolithic POST cut.
-                let (host, repo, content) = (self.host(), self.repo(), self.pick(self.world.pool.len()));
+                let (host, repo, content) = (self.host(), self.repo(), self.content());
                 let data = self.world.pool[content].clone();
                 let cut = self.pick(data.len());
                 if let (0, Some((_, u))) = (self.pick(2), self.upload()) {
@@ -254,24 +316,24 @@ impl Actor {
                 }
             }
             72..80 => {
-                let (host, repo, content) = (self.host(), self.repo(), self.pick(self.world.pool.len()));
+                let (host, repo, content) = (self.host(), self.repo(), self.content());
                 let path = format!("/v2/{repo}/blobs/uploads/?digest={}", self.any_digest(content));
                 let _ = self.client.send(host, Method::POST, &path, &[], self.world.pool[content].clone()).await;
             }
             80..84 => {
-                let (host, to, content) = (self.host(), self.repo(), self.pick(self.world.pool.len()));
+                let (host, to, content) = (self.host(), self.repo(), self.content());
                 let from = if to == REPOS[0] { REPOS[1] } else { REPOS[0] };
                 let path = format!("/v2/{to}/blobs/uploads/?mount={}&from={from}", self.any_digest(content));
                 let _ = self.client.send(host, Method::POST, &path, &[], vec![]).await;
             }
             84..91 => self.manifest().await,
             91..93 => {
-                let (host, repo, content) = (self.host(), self.repo(), self.pick(self.world.pool.len()));
+                let (host, repo, content) = (self.host(), self.repo(), self.content());
                 let path = format!("/v2/{repo}/blobs/{}", self.any_digest(content));
                 let _ = self.client.send(host, Method::DELETE, &path, &[], vec![]).await;
             }
             _ => {
-                let (host, repo, content) = (self.host(), self.repo(), self.pick(self.world.pool.len()));
+                let (host, repo, content) = (self.host(), self.repo(), self.content());
                 let path = format!("/v2/{repo}/blobs/{}", self.any_digest(content));
                 let _ = self.client.send(host, Method::GET, &path, &[], vec![]).await;
             }
@@ -280,7 +342,7 @@ impl Actor {
 
     /// Two operations on one upload at once, each on a random instance.
     async fn race(&mut self) {
-        let Some((i, u)) = self.upload() else { return self.start().await };
+        let Some((i, u)) = self.upload() else { return self.chunked_push().await };
         let (h1, h2) = (self.host(), self.host());
         let patch = self.patch(&u);
         let (close, rest) = self.close(&u);
@@ -313,7 +375,7 @@ impl Actor {
     /// An image of two pool contents, by tag or by digest.
     async fn manifest(&mut self) {
         let (host, repo) = (self.host(), self.repo());
-        let (config, layer) = (self.pick(self.world.pool.len()), self.pick(self.world.pool.len()));
+        let (config, layer) = (self.content(), self.content());
         let body = serde_json::to_vec(&serde_json::json!({
             "schemaVersion": 2, "mediaType": OCI,
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
@@ -347,6 +409,7 @@ fn run(cfg: &RunConfig) -> Vec<String> {
     }
     let world = Arc::new(World { pool: pool(cfg.seed), uploads: Mutex::default() });
     let ops = cfg.budget.unwrap_or(OPS);
+    let done = Arc::new(AtomicUsize::new(0));
     for c in 0..CLIENTS {
         let name = format!("gen{c}");
         let mut actor = Actor {
@@ -354,15 +417,26 @@ fn run(cfg: &RunConfig) -> Vec<String> {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_mul(1_000_003).wrapping_add(c as u64)),
             world: world.clone(),
         };
+        let done = done.clone();
         sim.client(name, async move {
             for _ in 0..ops {
                 actor.step().await;
             }
+            done.fetch_add(1, Ordering::SeqCst);
             Ok(())
         });
     }
+    let unreadable = Arc::new(Mutex::new(Vec::new()));
+    let (reader, found) = (Client::new("reader", cfg.trace.clone()), unreadable.clone());
+    sim.client("reader", async move {
+        while done.load(Ordering::SeqCst) < CLIENTS {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        *found.lock().unwrap() = super::read_back(&reader, &HOSTS).await;
+        Ok(())
+    });
     match sim.run() {
-        Ok(()) => Vec::new(),
+        Ok(()) => unreadable.lock().unwrap().clone(),
         Err(e) => vec![format!("simulation failed: {e}")],
     }
 }

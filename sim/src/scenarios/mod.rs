@@ -155,6 +155,43 @@ fn range_end(r: &crate::net::Reply) -> Option<u64> {
     if v == "0-0" { Some(0) } else { end.parse::<u64>().ok().map(|e| e + 1) }
 }
 
+/// Tries each read of [`read_back`] gets: injected storage errors may fail
+/// a few in a row.
+const READ_BACK_TRIES: usize = 6;
+
+/// Once a workload is over: every blob the ledger saw acknowledged (and
+/// nobody deleted) is pulled whole from every instance in `hosts`, and must
+/// answer 200 (the ledger checks the bytes against the digest). Only a 503
+/// or a broken answer is tried again. Returns what failed.
+async fn read_back(client: &crate::net::Client, hosts: &[&str]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (repo, digest) in client.trace.ledger().undeleted_blobs() {
+        let path = format!("/v2/{repo}/blobs/{digest}");
+        for host in hosts {
+            let mut last = String::new();
+            for _ in 0..READ_BACK_TRIES {
+                match client.send(host, http::Method::GET, &path, &[], vec![]).await {
+                    Ok(r) if r.status == http::StatusCode::OK => {
+                        last.clear();
+                        break;
+                    }
+                    Ok(r) if r.status != http::StatusCode::SERVICE_UNAVAILABLE => {
+                        last = format!("answered {}", r.status);
+                        break;
+                    }
+                    Ok(r) => last = format!("answered {}", r.status),
+                    Err(e) => last = e,
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            if !last.is_empty() {
+                failures.push(format!("acknowledged blob {repo}@{digest} unreadable from {host}: {last}"));
+            }
+        }
+    }
+    failures
+}
+
 const OCI: &str = "application/vnd.oci.image.manifest.v1+json";
 
 /// A distinct image manifest over one config and one layer, told apart by
