@@ -25,6 +25,7 @@ struct Flags {
     tag_check_then_put: AtomicBool,
     answer_before_durable: AtomicBool,
     record_any_offset: AtomicBool,
+    whole_body_unverified: AtomicBool,
 }
 
 impl Mutants {
@@ -132,6 +133,17 @@ impl Mutants {
 
     pub fn set_record_any_offset(&self, on: bool) {
         self.0.record_any_offset.store(on, Ordering::Relaxed);
+    }
+
+    /// On an object store, publish a closing PUT's body streamed straight
+    /// into place without checking it against the digest (a body that is
+    /// not the blob is then stored under its digest).
+    pub fn whole_body_unverified(&self) -> bool {
+        self.0.whole_body_unverified.load(Ordering::Relaxed)
+    }
+
+    pub fn set_whole_body_unverified(&self, on: bool) {
+        self.0.whole_body_unverified.store(on, Ordering::Relaxed);
     }
 
     pub fn set_answer_before_durable(&self, on: bool) {

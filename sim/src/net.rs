@@ -231,6 +231,7 @@ impl RegistryHost {
         m.set_tag_check_then_put(self.mutant == Some(Mutant::TagCheckThenPut));
         m.set_answer_before_durable(self.mutant == Some(Mutant::AnswerBeforeDurable));
         m.set_record_any_offset(self.mutant == Some(Mutant::RecordAnyOffset));
+        m.set_whole_body_unverified(self.mutant == Some(Mutant::WholeBodyUnverified));
         instance.notifications.start_workers(Arc::new(SimConnector)).await.map_err(|e| e.to_string())?;
         self.trace.record(&self.name, format!("start instance {}", instance.instance_id));
         let registry = &instance.registry;

@@ -169,7 +169,26 @@ impl BlobStore {
     /// Writes a whole blob straight from a request body, hashing it on the
     /// way, and publishes it (replacing whatever is there) only if it hashes
     /// to `d`; a body that fails midway publishes nothing. Returns the size.
-    pub async fn put_stream<S, E>(&self, d: &Digest, mut body: S) -> super::error::Result<u64>
+    pub async fn put_stream<S, E>(&self, d: &Digest, body: S) -> super::error::Result<u64>
+    where
+        S: futures_util::Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.put_stream_checked(d, body, true).await
+    }
+
+    /// `put_stream` publishing whatever came, for the simulator's
+    /// `whole-body-unverified` mutant.
+    #[cfg(feature = "sim-mutants")]
+    pub(crate) async fn put_stream_unverified<S, E>(&self, d: &Digest, body: S) -> super::error::Result<u64>
+    where
+        S: futures_util::Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.put_stream_checked(d, body, false).await
+    }
+
+    async fn put_stream_checked<S, E>(&self, d: &Digest, mut body: S, verify: bool) -> super::error::Result<u64>
     where
         S: futures_util::Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
         E: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -192,7 +211,7 @@ impl BlobStore {
                 return Err(e);
             }
         }
-        let size = publish_if_matches(writer, digester, d, true).await?;
+        let size = publish_if_matches(writer, digester, d, verify).await?;
         self.keep_record(d, pieces.finish());
         Ok(size)
     }

@@ -273,6 +273,19 @@ impl BlobWriter {
         Ok(Sealed::Verified { path: sealed, size, record })
     }
 
+    /// On an object store: whether upload `id` holds no bytes yet (see
+    /// [`Repository::commit_upload`](super::repository::Repository::commit_upload):
+    /// a closing body is then the whole blob).
+    pub async fn holds_nothing(&self, repo: &RepositoryName, id: &str) -> Result<bool> {
+        self.data.holds_nothing(repo, id).await
+    }
+
+    /// On an object store: seals upload `id` as [`BlobWriter::commit`] does,
+    /// and says whether the seal holds nothing.
+    pub async fn seal_empty(&self, repo: &RepositoryName, id: &str) -> Result<bool> {
+        Ok(self.data.seal_segments(repo, id).await?.size() == 0)
+    }
+
     /// The piece hashes this instance took of exactly the first `size`
     /// bytes of upload `id`, if it holds them (the `record-any-offset`
     /// mutant takes them whatever they cover).

@@ -14,7 +14,7 @@ use super::referrers::Referrer;
 use super::{paths, tag_store::TagStore};
 use bytes::Bytes;
 use drydock_spec::{Digest, Manifest, Reference, RepositoryName, Tag};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 
 /// A blob as a repository holds it.
 pub struct Blob {
@@ -119,6 +119,78 @@ impl Repository<'_> {
         if self.registry.mutants.commit_without_seal() {
             return self.commit_upload_unsealed(upload, digest, body).await;
         }
+        if self.registry.uploads.segmented() {
+            // Whether a body came at all (then `chain` puts it back).
+            type BoxError = Box<dyn std::error::Error + Send + Sync>;
+            let mut body = body.map(|item| item.map_err(Into::<BoxError>::into));
+            let first = body.next().await;
+            let whole = first.is_some()
+                && bounds.start.is_none_or(|s| s == 0)
+                && self.registry.uploads.holds_nothing(&self.name, upload.id).await?;
+            let body = futures_util::stream::iter(first).chain(body);
+            if whole {
+                return self.commit_whole_body(upload, digest, body).await;
+            }
+            return self.commit_sealed(upload, digest, bounds, body).await;
+        }
+        self.commit_sealed(upload, digest, bounds, body).await
+    }
+
+    /// On an object store, a closing PUT into an upload that holds nothing
+    /// carries the whole blob: it streams straight into place, hashed on the
+    /// way and published only if it is `digest`'s, instead of being stored
+    /// as segments and copied (twice the writes, and every byte read back).
+    /// Then the upload is sealed, and must still hold nothing: a chunk that
+    /// another request appended meanwhile is part of the upload's bytes,
+    /// which are then more than this body.
+    async fn commit_whole_body<S, E>(&self, upload: UploadRef<'_>, digest: &Digest, body: S) -> Result<u64>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let r = self.registry;
+        r.blobs.touch(digest, r.env.now()).await?;
+        #[cfg(feature = "sim-mutants")]
+        let streamed = if r.mutants.whole_body_unverified() {
+            r.blobs.put_stream_unverified(digest, body).await
+        } else {
+            r.blobs.put_stream(digest, body).await
+        };
+        #[cfg(not(feature = "sim-mutants"))]
+        let streamed = r.blobs.put_stream(digest, body).await;
+        let size = match streamed {
+            Ok(size) => size,
+            Err(e @ RegistryError::DigestMismatch { .. }) => {
+                r.uploads.discard(&self.name, upload.id).await;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        if !r.uploads.seal_empty(&self.name, upload.id).await? {
+            // The blob published is this body's, correct as such; it stays
+            // unlinked here (garbage collection's to take).
+            r.uploads.discard(&self.name, upload.id).await;
+            return Err(RegistryError::UploadInvalid(format!(
+                "upload {} took a chunk while its closing PUT carried the whole blob; push it again",
+                upload.id
+            )));
+        }
+        self.finish_commit(upload.id, digest, size).await
+    }
+
+    /// The commit proper: the last body appended, the upload sealed, its
+    /// bytes verified and adopted into the blob store.
+    async fn commit_sealed<S, E>(
+        &self,
+        upload: UploadRef<'_>,
+        digest: &Digest,
+        bounds: ChunkBounds,
+        body: S,
+    ) -> Result<u64>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let r = self.registry;
         let sealed = r.uploads.commit(&self.name, upload, digest, bounds, body).await?;
         r.blobs.touch(digest, r.env.now()).await?;
@@ -529,6 +601,105 @@ mod tests {
         let (data, d) = blob(9);
         here.push_blob(&d, body(&data)).await.unwrap();
         assert!(one.blobs.record(&d).is_some_and(|r| r.holds(3, &data[3 * PIECE_BYTES..])));
+    }
+
+    /// A registry on an object store's model: no appends, so uploads are
+    /// segments.
+    fn segmented_registry() -> Registry {
+        let caps = crate::storage::Capabilities { appends: false, conditional_writes: true };
+        Registry::new(Arc::new(InMemoryDriver::with_capabilities(caps)), env(), b"k", true)
+    }
+
+    #[tokio::test]
+    async fn on_an_object_store_a_closing_body_into_an_empty_upload_goes_straight_into_place() {
+        let (r, events) = (segmented_registry(), Recorder::default());
+        let repo = r.repository(name("a/b"), &events);
+        let data = b"the whole blob in the closing PUT";
+        let d = Digest::of(drydock_spec::Algorithm::Sha256, data);
+        let upload = repo.start_upload().await.unwrap();
+        let at = UploadRef { id: &upload.id, algorithm: drydock_spec::Algorithm::Sha256 };
+        let size = repo.commit_upload(at, &d, ChunkBounds::default(), body(data)).await.unwrap();
+        assert_eq!(size, data.len() as u64);
+        assert_eq!(repo.blob(&d).await.unwrap().content.as_deref(), Some(&data[..]));
+        assert_eq!(events.take(), [("a/b".to_owned(), RepositoryEvent::BlobPushed { digest: d.clone(), size })]);
+        assert!(r.uploads.ids(&name("a/b")).await.unwrap().is_empty(), "the upload is removed");
+
+        // A body that is not the digest's: nothing stored, the upload gone.
+        let upload = repo.start_upload().await.unwrap();
+        let at = UploadRef { id: &upload.id, algorithm: drydock_spec::Algorithm::Sha256 };
+        let wrong = Digest::of(drydock_spec::Algorithm::Sha256, b"other");
+        let refused = repo.commit_upload(at, &wrong, ChunkBounds::default(), body(data)).await;
+        assert!(matches!(refused, Err(RegistryError::DigestMismatch { .. })), "{refused:?}");
+        assert!(matches!(repo.blob(&wrong).await, Err(RegistryError::BlobUnknown(_))));
+        assert!(r.uploads.ids(&name("a/b")).await.unwrap().is_empty());
+        assert!(events.take().is_empty());
+    }
+
+    #[tokio::test]
+    async fn on_an_object_store_a_closing_body_cut_midway_leaves_the_upload_as_it_was() {
+        use crate::registry::blob_writer::APPEND_CHUNK;
+        let (r, events) = (segmented_registry(), Recorder::default());
+        let repo = r.repository(name("a"), &events);
+        let upload = repo.start_upload().await.unwrap();
+        let at = UploadRef { id: &upload.id, algorithm: drydock_spec::Algorithm::Sha256 };
+        let d = Digest::of(drydock_spec::Algorithm::Sha256, b"never sent whole");
+        // More than one segment's worth arrives, then the client is gone:
+        // stored as segments, that much would now be in the upload.
+        let cut = futures_util::stream::iter([
+            Ok(Bytes::from(vec![7; APPEND_CHUNK + 1])),
+            Err(std::io::Error::other("connection reset")),
+        ]);
+        assert!(repo.commit_upload(at, &d, ChunkBounds::default(), cut).await.is_err());
+        assert_eq!(repo.upload_status(&upload.id).await.unwrap().size, 0);
+        assert!(matches!(repo.blob(&d).await, Err(RegistryError::BlobUnknown(_))));
+        assert!(events.take().is_empty());
+    }
+
+    #[tokio::test]
+    async fn on_an_object_store_a_closing_body_after_chunks_or_a_seal_commits_the_whole_upload() {
+        let (r, events) = (segmented_registry(), Recorder::default());
+        let repo = r.repository(name("a"), &events);
+        let d = Digest::of(drydock_spec::Algorithm::Sha256, b"hello world");
+        // A chunk first: the body is only the rest, committed with it.
+        let upload = repo.start_upload().await.unwrap();
+        let at = UploadRef { id: &upload.id, algorithm: drydock_spec::Algorithm::Sha256 };
+        repo.write_upload(at, ChunkBounds::default(), body(b"hello ")).await.unwrap();
+        assert_eq!(repo.commit_upload(at, &d, ChunkBounds::default(), body(b"world")).await.unwrap(), 11);
+        assert_eq!(repo.blob(&d).await.unwrap().content.as_deref(), Some(&b"hello world"[..]));
+        // A commit retried after an attempt sealed the empty upload and
+        // failed: the body is still the whole blob.
+        let again = Digest::of(drydock_spec::Algorithm::Sha256, b"again");
+        let upload = repo.start_upload().await.unwrap();
+        let at = UploadRef { id: &upload.id, algorithm: drydock_spec::Algorithm::Sha256 };
+        assert!(r.uploads.seal_empty(&name("a"), &upload.id).await.unwrap());
+        assert_eq!(repo.commit_upload(at, &again, ChunkBounds::default(), body(b"again")).await.unwrap(), 5);
+        assert_eq!(repo.blob(&again).await.unwrap().content.as_deref(), Some(&b"again"[..]));
+    }
+
+    #[tokio::test]
+    async fn on_an_object_store_a_chunk_landing_while_the_whole_body_streams_fails_the_commit() {
+        let (r, events) = (segmented_registry(), Recorder::default());
+        let (repo, other) = (r.repository(name("a"), &events), r.repository(name("a"), &events));
+        let d = Digest::of(drydock_spec::Algorithm::Sha256, b"the body");
+        let upload = repo.start_upload().await.unwrap();
+        let at = UploadRef { id: &upload.id, algorithm: drydock_spec::Algorithm::Sha256 };
+        // Another request appends a chunk while the body streams.
+        let other = &other;
+        let racing = futures_util::stream::unfold(0, |n| async move {
+            match n {
+                0 => Some((Ok::<_, std::io::Error>(Bytes::from_static(b"the ")), 1)),
+                1 => {
+                    other.write_upload(at, ChunkBounds::default(), body(b"chunk")).await.unwrap();
+                    Some((Ok(Bytes::from_static(b"body")), 2))
+                }
+                _ => None,
+            }
+        });
+        let refused = repo.commit_upload(at, &d, ChunkBounds::default(), Box::pin(racing)).await;
+        assert!(matches!(refused, Err(RegistryError::UploadInvalid(_))), "{refused:?}");
+        assert!(matches!(repo.blob(&d).await, Err(RegistryError::BlobUnknown(_))), "not linked here");
+        assert!(r.uploads.ids(&name("a")).await.unwrap().is_empty(), "the upload is removed");
+        assert!(events.take().is_empty());
     }
 
     #[tokio::test]

@@ -203,6 +203,20 @@ impl UploadData {
         }
     }
 
+    /// Segmented layout: whether the upload holds no bytes — no segments,
+    /// or a seal with none (a commit that sealed it and failed after). False
+    /// once it is gone.
+    pub async fn holds_nothing(&self, repo: &RepositoryName, id: &str) -> Result<bool> {
+        debug_assert!(self.segmented);
+        if let Some(list) = self.read_seal(&paths::upload_seal(repo, id)).await? {
+            return Ok(list.size() == 0);
+        }
+        if !self.exists(&paths::upload_started_at(repo, id)).await? {
+            return Ok(false);
+        }
+        Ok(self.segments(repo, id).await?.size() == 0)
+    }
+
     /// Seals a segmented upload: no append after this is acknowledged, and
     /// the segments listed now are the ones a commit adopts. A commit that
     /// finds the upload already sealed takes the seal already written.

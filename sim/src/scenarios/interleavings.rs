@@ -251,10 +251,12 @@ impl Actor {
         let data = &world.pool[u.content];
         let sent = u.sent.min(data.len());
         let alg = if self.pick(5) == 0 { self.algorithm() } else { u.algorithm };
-        let (digest, body) = match self.pick(6) {
+        let (digest, body) = match self.pick(7) {
             0 | 1 => (Digest::of(alg, data), data[sent..].to_vec()),
             2 | 3 => (Digest::of(alg, data), vec![]),
             4 => (Digest::of(alg, &data[..sent]), vec![]),
+            // The rest, one byte short: a body that does not complete the blob.
+            5 => (Digest::of(alg, data), data[sent..].get(1..).unwrap_or_default().to_vec()),
             _ => (Digest::of(alg, &world.pool[(u.content + 1) % world.pool.len()]), vec![]),
         };
         (format!("{}&digest={digest}", u.location), body)

@@ -69,6 +69,9 @@ pub enum Mutant {
     /// An instance continues an upload's piece hashes wherever they stopped,
     /// even after another instance appended bytes they never saw.
     RecordAnyOffset,
+    /// On an object store, a closing PUT's body streamed straight into
+    /// place is published without checking it against the digest.
+    WholeBodyUnverified,
     /// No planted bug: the scenario guards invariants of the real server only.
     None,
 }
@@ -95,6 +98,7 @@ impl Mutant {
             Mutant::TagCheckThenPut => "tag-check-then-put",
             Mutant::AnswerBeforeDurable => "answer-before-durable",
             Mutant::RecordAnyOffset => "record-any-offset",
+            Mutant::WholeBodyUnverified => "whole-body-unverified",
             Mutant::None => "none",
         }
     }
