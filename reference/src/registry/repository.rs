@@ -102,7 +102,9 @@ impl Repository<'_> {
     /// Closes `upload` as blob `digest`: appends the last body, seals and
     /// verifies the upload, touches the blob (for garbage collection),
     /// adopts exactly the verified bytes, links the blob here, removes the
-    /// upload, reports the push. Returns the blob's size.
+    /// upload, reports the push. Returns the blob's size. (On an object
+    /// store, a body into an upload that holds nothing is the whole blob and
+    /// goes straight into place instead: `commit_whole_body`.)
     pub async fn commit_upload<S, E>(
         &self,
         upload: UploadRef<'_>,
