@@ -8,7 +8,8 @@
 #   - pull of it through the registry (distribution's redirects to the store
 #     are off, so both serve the bytes themselves), in MiB/s;
 #   - server CPU (user + system) per GiB pushed and pulled;
-#   - peak resident memory of each server over the pushes, and over the pull.
+#   - peak resident memory of each server over the pushes, and over the pull;
+#   - the S3 requests each push made, by kind (Garage's admin /metrics).
 # And the store's own limit, in the same run: the blob PUT to and GET from
 # Garage directly (curl, signed). Prints each figure, drydock/distribution
 # and drydock/store ratios.
@@ -59,12 +60,26 @@ t2=$(now)
 store_put=$(rate "$SIZE_MIB" "$t0" "$t1") store_get=$(rate "$SIZE_MIB" "$t1" "$t2")
 s3 DELETE direct/blob -o /dev/null
 
+# The store's S3 requests so far, by endpoint, summed over the nodes (Garage's
+# admin /metrics): what each way of pushing costs the store.
+admins=()
+for i in 1 2 3; do
+  admins+=("$(awk -F'"' '/^\[admin\]/ { a = 1 } a && /api_bind_addr/ { print $2; exit }' "$work/garage/node$i.toml")")
+done
+s3_requests() {
+  for a in "${admins[@]}"; do curl -sf "http://$a/metrics"; done | awk '
+    /^api_s3_request_counter\{/ { match($0, /api_endpoint="[^"]+"/); n[substr($0, RSTART + 14, RLENGTH - 15)] += $NF }
+    END { for (e in n) print e, n[e] }'
+}
+
 measure() { # name port pid -> sets mono, patched, pull, cpu figures, rss
   local name=$1 port=$2 pid=$3 url t0 t1 t2 t3 c0 c1 c2 c3
+  s3_requests >"$work/$name.requests0"
   c0=$(cpu_s "$pid") t0=$(now)
   url=$(upload_url "$port" bench)
   curl -sf -o /dev/null -X PUT -T - -H 'Content-Type: application/octet-stream' "$url&digest=$(digest_of "$work/one")" <"$work/one"
   c1=$(cpu_s "$pid") t1=$(now)
+  s3_requests >"$work/$name.requests1"
   url=$(upload_url "$port" bench)
   url=$(curl -sf -D - -o /dev/null -X PATCH -T - -H 'Content-Type: application/octet-stream' "$url" <"$work/patched" \
     | tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
@@ -72,6 +87,7 @@ measure() { # name port pid -> sets mono, patched, pull, cpu figures, rss
   case "$url" in *\?*) url="$url&" ;; *) url="$url?" ;; esac
   curl -sf -o /dev/null -X PUT "${url}digest=$(digest_of "$work/patched")"
   c2=$(cpu_s "$pid") t2=$(now)
+  s3_requests >"$work/$name.requests2"
   push_rss=$(peak_rss_mib "$pid")
   curl -sf -o "$work/pulled" "http://127.0.0.1:$port/v2/bench/blobs/$(digest_of "$work/one")"
   c3=$(cpu_s "$pid") t3=$(now)
@@ -149,4 +165,21 @@ rows = [
 for label, i, limit in rows:
     store = f"{d[i] / limit:10.2f}" if limit else ""
     print(f"{label:36}{d[i]:10.2f}{r[i]:14.2f}{d[i] / max(r[i], 0.01):9.2f}{store}")
+PY
+
+# What each push asked of the store (the timings include what the
+# registries' own requests cost; counts are from the store's side).
+python3 - "$work" <<'PY'
+import sys
+work = sys.argv[1]
+def load(name, i):
+    with open(f"{work}/{name}.requests{i}") as f:
+        return {e: float(n) for e, n in (line.split() for line in f if line.strip())}
+print("S3 requests per push (store's counters):")
+for name in ("drydock", "distribution"):
+    snaps = [load(name, i) for i in range(3)]
+    for label, a, b in (("one PUT", snaps[0], snaps[1]), ("PATCH + PUT", snaps[1], snaps[2])):
+        delta = {e: b[e] - a.get(e, 0) for e in b if b[e] - a.get(e, 0) > 0}
+        counts = ", ".join(f"{e} {n:.0f}" for e, n in sorted(delta.items(), key=lambda kv: -kv[1]))
+        print(f"  {name:13} {label:12} {counts}")
 PY
