@@ -116,14 +116,18 @@ impl UploadData {
             Err(e) => return Err(e.into()),
         }
         // Appends never create an upload, nor reach a sealed one: a segment
-        // written into a removed upload goes again; one written once sealing
-        // began may or may not be in the seal, so it is not acknowledged
-        // (the commit's digest check decides about it).
-        if !self.exists(&paths::upload_started_at(repo, id)).await? {
-            let _ = self.driver.delete(&segment).await;
+        // written once sealing began may or may not be in the seal, so it is
+        // not acknowledged (the commit's digest check decides about it); one
+        // written into a removed upload goes again. Sealing is looked at
+        // first: a commit that finishes removes `startedat` before the
+        // marker, so a marker gone by now means `startedat` is gone too —
+        // looked at the other way round, a removal between the two looks
+        // would pass both, and acknowledge bytes that are in no blob.
+        if self.exists(&paths::upload_sealing(repo, id)).await? {
             return Err(RegistryError::UploadUnknown(id.to_owned()));
         }
-        if self.exists(&paths::upload_sealing(repo, id)).await? {
+        if !self.exists(&paths::upload_started_at(repo, id)).await? {
+            let _ = self.driver.delete(&segment).await;
             return Err(RegistryError::UploadUnknown(id.to_owned()));
         }
         Ok(offset + len)
