@@ -218,7 +218,9 @@ impl UploadData {
         if !self.exists(&paths::upload_started_at(repo, id)).await? {
             return Ok(false);
         }
-        Ok(self.segments(repo, id).await?.size() == 0)
+        // Segments join up from 0: none there, none at all (one lookup, not
+        // a walk of every segment).
+        Ok(self.segment_at(repo, id, 0).await?.is_none())
     }
 
     /// Seals a segmented upload: no append after this is acknowledged, and
